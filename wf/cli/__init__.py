@@ -1,0 +1,17 @@
+"""The ``wf`` command line. Each command lives in its own module and registers on ``app``."""
+
+from __future__ import annotations
+
+from wf.cli._app import app
+
+__all__ = ["app", "main"]
+
+
+def _register() -> None:
+    # Imported for their side effect of adding commands to ``app``.
+    from wf.cli import _build  # noqa: F401
+
+
+def main() -> None:
+    _register()
+    app()

@@ -1,0 +1,1 @@
+"""The wf runtime: deterministic workflow loop, replay, engine and worker, stores, serde."""
