@@ -1,4 +1,8 @@
-"""wf: durable workflows for Python."""
+"""wf: durable workflows for Python.
+
+Mark an ``async def`` with ``"use workflow"`` and its side-effecting helpers
+with ``"use step"``; start runs with :func:`wf.start`. See the README.
+"""
 
 from __future__ import annotations
 
@@ -16,18 +20,51 @@ from wf._errors import (
     StoreError,
     WorkflowError,
 )
+from wf._options import options
+from wf.compiler import install_import_hook
+from wf.runtime._api import Engine, Run, get_run, start
+from wf.runtime._duration import parse_duration
+from wf.runtime._metadata import (
+    StepMetadata,
+    WorkflowMetadata,
+    get_step_metadata,
+    get_workflow_metadata,
+)
+from wf.runtime._serde import register_type
+from wf.runtime._workflow import now, race, random, sleep, sleep_until, uuid4
+
+__version__ = "0.1.0"
 
 __all__ = [
     "CompileError",
+    "Engine",
     "FatalError",
     "NondeterminismError",
     "NotInWorkflowError",
     "RetryableError",
+    "Run",
     "RunCancelledError",
     "RunFailedError",
     "RunNotFoundError",
     "SerializationError",
     "StepFailedError",
+    "StepMetadata",
     "StoreError",
     "WorkflowError",
+    "WorkflowMetadata",
+    "__version__",
+    "get_run",
+    "get_step_metadata",
+    "get_workflow_metadata",
+    "install_import_hook",
+    "now",
+    "options",
+    "parse_duration",
+    "race",
+    "random",
+    "register_type",
+    "sleep",
+    "sleep_until",
+    "start",
+    "uuid4",
 ]

@@ -1,0 +1,224 @@
+"""Starting and observing runs: ``wf.Engine``, ``wf.start``, ``wf.get_run``, ``wf.Run``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import datetime as _dt
+import inspect
+import time
+import uuid
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+from types import TracebackType
+from typing import Any, Generic, TypeVar, TypeVarTuple, Unpack
+
+from wf._errors import (
+    RunCancelledError,
+    RunFailedError,
+    RunNotFoundError,
+    WorkflowError,
+)
+from wf.runtime import _serde
+from wf.runtime._engine import EngineCore
+from wf.runtime._events import Event
+from wf.runtime._loop import current_loop
+from wf.runtime._registry import workflow_id_of
+from wf.runtime._store import FINISHED, RunRecord
+
+__all__ = ["Engine", "Run", "get_run", "start"]
+
+Ts = TypeVarTuple("Ts")
+T = TypeVar("T")
+
+_current: contextvars.ContextVar[Engine | None] = contextvars.ContextVar("wf_engine", default=None)
+_defaults: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Engine] = weakref.WeakKeyDictionary()
+
+
+class Engine(EngineCore):
+    """A store plus, by default, an in-process worker. Use it as an async context manager::
+
+        async with wf.Engine("sqlite:///.wf/wf.db") as engine:
+            run = await engine.start(process_order, "o-1")
+            print(await run.result())
+
+    ``url`` defaults to ``WF_DATABASE_URL``, then ``sqlite:///.wf/wf.db``.
+    ``worker=False`` only enqueues and observes (another process executes).
+    ``durability="full"`` fsyncs every commit.
+    """
+
+    async def __aenter__(self) -> Engine:
+        await self.open()
+        self._token = _current.set(self)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            _current.reset(self._token)
+        except ValueError:
+            _current.set(None)  # exited from another context; still stop being current
+        await self.close()
+
+    async def start(
+        self,
+        fn: Callable[[Unpack[Ts]], Awaitable[T]],
+        *args: Unpack[Ts],
+        run_id: str | None = None,
+        start_at: Any = None,
+        **kwargs: Any,
+    ) -> Run[T]:
+        """Start a run of workflow ``fn`` on this engine (see :func:`wf.start`)."""
+        workflow_id = workflow_id_of(fn)
+        try:
+            inspect.signature(fn).bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"wrong arguments for workflow {workflow_id}: {exc}") from None
+        payload = _serde.dumps(
+            {"args": list(args), "kwargs": kwargs}, where=f"input of workflow {workflow_id}"
+        )
+        if run_id is None:
+            run_id = uuid.uuid4().hex
+        elif not isinstance(run_id, str) or not run_id:
+            raise ValueError(f"run_id must be a non-empty string, not {run_id!r}")
+        now = time.time()
+        wake_at = _start_time(start_at, now)
+        await self.open()
+        created = await self.store.create_run(run_id, workflow_id, payload, now, wake_at)
+        if not created:
+            existing = await self.store.get_run(run_id)
+            if existing is not None and existing.workflow_id != workflow_id:
+                raise WorkflowError(
+                    f"run id {run_id!r} is already used by a run of {existing.workflow_id}"
+                )
+        self.poke()
+        return Run(self, run_id)
+
+    def get_run(self, run_id: str) -> Run[Any]:
+        return Run(self, run_id)
+
+
+def _start_time(start_at: Any, now: float) -> float:
+    if start_at is None:
+        return now
+    if isinstance(start_at, _dt.datetime):
+        if start_at.tzinfo is None:
+            raise ValueError("start_at must be a timezone-aware datetime (or a duration from now)")
+        return start_at.timestamp()
+    from wf.runtime._duration import to_seconds
+
+    return now + to_seconds(start_at)
+
+
+class Run(Generic[T]):
+    """A handle on one run, by id. Cheap to create; every method reads the store."""
+
+    def __init__(self, engine: Engine, run_id: str) -> None:
+        self._engine = engine
+        self.id = run_id
+
+    def __repr__(self) -> str:
+        return f"<wf.Run {self.id}>"
+
+    async def _record(self) -> RunRecord:
+        await self._engine.open()
+        record = await self._engine.store.get_run(self.id)
+        if record is None:
+            raise RunNotFoundError(f"no run with id {self.id!r} in {self._engine.url}")
+        return record
+
+    async def status(self) -> str:
+        """``pending``, ``running``, ``sleeping``, ``waiting``, ``completed``, ``failed`` or ``cancelled``."""
+        return (await self._record()).status
+
+    async def result(self, timeout: float | None = None) -> T:
+        """Wait for the run to end and return its result.
+
+        Raises ``RunFailedError`` or ``RunCancelledError``, and ``TimeoutError``
+        when ``timeout`` seconds pass first.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            record = await self._record()
+            if record.status in FINISHED:
+                return _outcome(record)  # type: ignore[no-any-return]
+            wait = 0.1
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"run {self.id} did not finish within {timeout} s")
+                wait = min(wait, remaining)
+            await self._engine.wait_finished(self.id, wait)
+
+    async def cancel(self) -> None:
+        """Ask the run to stop: its workflow sees ``asyncio.CancelledError`` at its next
+        durable await, so ``try/finally`` compensation still runs."""
+        record = await self._record()
+        if record.status in FINISHED:
+            raise WorkflowError(f"run {self.id} already ended ({record.status}); nothing to cancel")
+        await self._engine.store.post(self.id, "cancel", None, None)
+        self._engine.poke()
+
+    async def events(self) -> AsyncIterator[Event]:
+        """The run's log, oldest first."""
+        await self._record()
+        for event in await self._engine.store.load_events(self.id):
+            yield event
+
+
+def _outcome(record: RunRecord) -> Any:
+    if record.status == "completed":
+        return _serde.loads(record.result or "null")
+    if record.status == "cancelled":
+        raise RunCancelledError(record.run_id)
+    error = _serde.loads(record.error) if record.error else {}
+    raise RunFailedError(
+        record.run_id, str(error.get("type", "Exception")), str(error.get("message", ""))
+    )
+
+
+def current_engine() -> Engine:
+    """The engine of the innermost ``async with wf.Engine()``, else this loop's default one."""
+    engine = _current.get()
+    if engine is not None:
+        return engine
+    loop = asyncio.get_running_loop()
+    engine = _defaults.get(loop)
+    if engine is None:
+        engine = Engine()
+        _defaults[loop] = engine
+    return engine
+
+
+async def start(
+    fn: Callable[[Unpack[Ts]], Awaitable[T]],
+    *args: Unpack[Ts],
+    run_id: str | None = None,
+    start_at: Any = None,
+    **kwargs: Any,
+) -> Run[T]:
+    """Start a run of a workflow and return its :class:`Run` handle.
+
+    Positional arguments and the result are typed from ``fn`` (a TypeVarTuple:
+    ParamSpec would not allow the keyword options after ``*args``).
+
+    ``run_id=`` (keyword) makes the start idempotent: a second start with the
+    same id returns the existing run. ``start_at=`` (an aware datetime or a
+    duration) delays it. Input is checked against the signature and serialized
+    before anything is written.
+    """
+    if current_loop() is not None:
+        raise WorkflowError(
+            "starting a run from inside a workflow (child runs) is not supported yet;"
+            " await the other workflow directly to run it inline"
+        )
+    return await current_engine().start(fn, *args, run_id=run_id, start_at=start_at, **kwargs)
+
+
+def get_run(run_id: str) -> Run[Any]:
+    """A handle on an existing run of the current engine."""
+    return current_engine().get_run(run_id)

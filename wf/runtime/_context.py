@@ -1,0 +1,346 @@
+"""The state of one workflow run: issuing operations, replaying the log, delivering events.
+
+A ``RunContext`` does no I/O. Workflow code issues durable operations through
+it (``issue_step``, timers via the loop); each gets a correlation id (``cid``)
+from its order of issue. New operations go to ``outbox`` (events to append)
+and ``effects`` (work for the engine: run a step, arm a timer). The engine
+commits the outbox, then hands committed completions back with ``deliver``,
+one at a time, and the workflow runs to quiescence between deliveries.
+
+Replay feeds a committed log through the same path, so a replayed run reaches
+exactly the state the live run had; an operation that differs from the one
+the log recorded at the same position raises ``NondeterminismError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import sys
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from wf._errors import NondeterminismError, SerializationError, StepFailedError
+from wf.runtime import _serde
+from wf.runtime._events import (
+    CANCEL_REQUESTED,
+    OPERATIONS,
+    RUN_CANCELLED,
+    RUN_COMPLETED,
+    RUN_FAILED,
+    STEP_COMPLETED,
+    STEP_FAILED,
+    STEP_RETRYING,
+    STEP_SCHEDULED,
+    TIMER_FIRED,
+    TIMER_SCHEDULED,
+    Event,
+)
+from wf.runtime._loop import WorkflowLoop
+
+__all__ = ["ArmTimer", "CancelTimer", "Closed", "RunContext", "StartStep"]
+
+_WF_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_ASYNCIO_DIR = os.path.dirname(os.path.abspath(asyncio.__file__))
+
+
+class Closed(BaseException):
+    """Raised into workflow code that keeps running after its run was evicted or ended.
+
+    Closing a suspended coroutine runs its ``finally`` blocks; this signal stops
+    any durable operation they try, so tearing a run down never runs a step.
+    """
+
+
+@dataclass(slots=True)
+class StartStep:
+    cid: int
+    step_id: str
+    arguments: str
+    attempt: int
+    at: float | None = None  # epoch seconds to start at (a retry), None for now
+
+
+@dataclass(slots=True)
+class ArmTimer:
+    cid: int
+    fire_at: float
+
+
+@dataclass(slots=True)
+class CancelTimer:
+    cid: int
+
+
+Effect = StartStep | ArmTimer | CancelTimer
+
+
+class RunContext:
+    """One run's deterministic state machine."""
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        workflow_id: str,
+        fn: Callable[..., Coroutine[Any, Any, Any]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        started_at: float,
+        attempt: int = 1,
+    ) -> None:
+        self.run_id = run_id
+        self.workflow_id = workflow_id
+        self.started_at = started_at
+        self.attempt = attempt
+        self.clock = started_at
+        self.random = random.Random(run_id)
+        self.loop = WorkflowLoop(self)
+        self._fn = fn
+        self._args = args
+        self._kwargs = kwargs
+        self.task: asyncio.Task[Any] | None = None
+
+        self.next_cid = 0
+        self.outbox: list[tuple[str, int | None, str | None, str | None]] = []
+        self.effects: list[Effect] = []
+        self.futures: dict[int, asyncio.Future[Any]] = {}
+        self.step_names: dict[int, str] = {}
+        self.timers: dict[int, asyncio.TimerHandle] = {}
+        self._timer_cids: dict[int, int] = {}  # id(handle) -> cid
+        self.failure: NondeterminismError | None = None
+        self.finished: tuple[str, str | None] | None = None
+        self.cancel_requested = False
+        self.closed = False
+
+        # Replay state: operations the log recorded, and how many deliveries remain.
+        self._recorded: dict[int, Event] = {}
+        self._deliveries_left = 0
+        self._retries: dict[int, tuple[int, float]] = {}
+
+    # -- issuing operations (called from workflow code on the workflow loop) -----
+
+    def issue_step(self, step_id: str, arguments: dict[str, Any]) -> asyncio.Future[Any]:
+        if self.closed:
+            raise Closed()
+        data = _serde.dumps(arguments, where=f"arguments of step {step_id}")
+        cid = self._claim(STEP_SCHEDULED, step_id)
+        fut = self.loop.create_future()
+        self.futures[cid] = fut
+        self.step_names[cid] = step_id
+        if cid not in self._recorded:
+            self.outbox.append((STEP_SCHEDULED, cid, step_id, data))
+            self.effects.append(StartStep(cid, step_id, data, 1))
+        return fut
+
+    def issue_timer(self, handle: asyncio.TimerHandle) -> None:
+        if self.closed:
+            raise Closed()
+        cid = self._claim(TIMER_SCHEDULED, "timer")
+        self.timers[cid] = handle
+        self._timer_cids[id(handle)] = cid
+        if cid not in self._recorded:
+            when = handle.when()
+            self.outbox.append((TIMER_SCHEDULED, cid, "timer", _serde.dumps({"fire_at": when})))
+            self.effects.append(ArmTimer(cid, when))
+
+    def timer_cancelled(self, handle: asyncio.TimerHandle) -> None:
+        cid = self._timer_cids.pop(id(handle), None)
+        if cid is not None and self.timers.pop(cid, None) is not None:
+            self.effects.append(CancelTimer(cid))
+
+    def _claim(self, kind: str, name: str) -> int:
+        cid = self.next_cid
+        recorded = self._recorded.get(cid)
+        if recorded is not None:
+            if recorded.kind != kind or recorded.name != name:
+                self._nondeterminism(
+                    f"operation #{cid}: the log recorded {_describe(recorded.kind, recorded.name)}"
+                    f" (event {recorded.seq}) but the code now issues {_describe(kind, name)}"
+                )
+        elif self._deliveries_left > 0:
+            self._nondeterminism(
+                f"operation #{cid}: the code issues {_describe(kind, name)}, which the log does not"
+                " record at this point of the run"
+            )
+        self.next_cid = cid + 1
+        return cid
+
+    def _nondeterminism(self, message: str) -> None:
+        where = _user_frame()
+        error = NondeterminismError(
+            f"run {self.run_id} ({self.workflow_id}): {message}{where}. The workflow code changed"
+            " since this run started, or it is not deterministic; the run's log is kept unchanged"
+            " so it can be retried once the code is fixed."
+        )
+        if self.failure is None:
+            self.failure = error
+        raise error
+
+    # -- driving ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Create the workflow's main task and run it to its first durable wait."""
+        self.task = self.loop.create_task(self._fn(*self._args, **self._kwargs))
+        self._run()
+
+    def replay(self, events: Iterable[Event]) -> None:
+        """Rebuild the run's state from its committed log (excluding ``run_started``)."""
+        log = list(events)
+        self._recorded = {e.cid: e for e in log if e.kind in OPERATIONS and e.cid is not None}
+        self._deliveries_left = sum(1 for e in log if e.kind in _DELIVERED)
+        self.start()
+        for event in log:
+            if self.failure is not None:
+                return
+            if event.kind in OPERATIONS:
+                if event.cid is not None and event.cid >= self.next_cid:
+                    try:
+                        self._nondeterminism(
+                            f"operation #{event.cid}: the log recorded"
+                            f" {_describe(event.kind, event.name)} (event {event.seq}) but the code"
+                            " did not issue it"
+                        )
+                    except NondeterminismError:
+                        return
+            elif event.kind == STEP_RETRYING:
+                info = _serde.loads(event.data or "{}")
+                if event.cid is not None:
+                    self._retries[event.cid] = (int(info["attempt"]), float(info["retry_at"]))
+            elif event.kind in _DELIVERED:
+                self._deliveries_left -= 1
+                self.deliver(event)
+        self._recorded_pending_effects()
+
+    def _recorded_pending_effects(self) -> None:
+        """After replay: restart steps and re-arm timers the log issued but never finished."""
+        for cid, fut in self.futures.items():
+            if fut.done() or cid not in self._recorded:
+                continue
+            recorded = self._recorded[cid]
+            retry = self._retries.get(cid)
+            if retry is None:
+                self.effects.append(StartStep(cid, self.step_names[cid], recorded.data or "{}", 1))
+            else:
+                attempt, retry_at = retry
+                self.effects.append(
+                    StartStep(cid, self.step_names[cid], recorded.data or "{}", attempt + 1, retry_at)
+                )
+        for cid in self.timers:
+            recorded = self._recorded.get(cid)
+            if recorded is not None:
+                fire_at = float(_serde.loads(recorded.data or "{}")["fire_at"])
+                self.effects.append(ArmTimer(cid, fire_at))
+        self._recorded = {}
+
+    def deliver(self, event: Event) -> None:
+        """Hand one committed event to the workflow and run it to quiescence."""
+        if event.at > self.clock:
+            self.clock = event.at
+        kind, cid = event.kind, event.cid
+        if kind == STEP_COMPLETED and cid is not None:
+            fut = self.futures.pop(cid, None)
+            if fut is not None and not fut.done():
+                fut.set_result(_serde.loads(event.data or "null"))
+        elif kind == STEP_FAILED and cid is not None:
+            fut = self.futures.pop(cid, None)
+            if fut is not None and not fut.done():
+                fut.set_exception(_step_error(event))
+        elif kind == TIMER_FIRED and cid is not None:
+            handle = self.timers.pop(cid, None)
+            if handle is not None:
+                self._timer_cids.pop(id(handle), None)
+                self.loop._fire_timer(handle)
+        elif kind == CANCEL_REQUESTED:
+            self.cancel_requested = True
+            if self.task is not None and not self.task.done():
+                self.task.cancel()
+        self._run()
+
+    def _run(self) -> None:
+        self.loop.run_ready()
+        task = self.task
+        if task is None or not task.done() or self.finished is not None or self.failure is not None:
+            return
+        if task.cancelled():
+            self.finished = (RUN_CANCELLED, None)
+            return
+        exc = task.exception()
+        if exc is not None:
+            self.finished = (RUN_FAILED, _serde.dumps(_serde.encode_exception(exc)))
+            return
+        try:
+            data = _serde.dumps(task.result(), where=f"result of workflow {self.workflow_id}")
+        except SerializationError as err:
+            self.finished = (RUN_FAILED, _serde.dumps(_serde.encode_exception(err)))
+            return
+        self.finished = (RUN_COMPLETED, data)
+
+    # -- queries for the engine -------------------------------------------------------
+
+    def steps_in_flight(self) -> int:
+        return sum(1 for fut in self.futures.values() if not fut.done())
+
+    def take(self) -> tuple[list[tuple[str, int | None, str | None, str | None]], list[Effect]]:
+        outbox, effects = self.outbox, self.effects
+        self.outbox, self.effects = [], []
+        return outbox, effects
+
+    def close(self) -> None:
+        """Tear down the run's coroutines without letting them issue operations."""
+        if self.closed:
+            return
+        self.closed = True
+        tasks = [t for t in asyncio.tasks._all_tasks if t.get_loop() is self.loop and not t.done()]
+        previous = asyncio.events._get_running_loop()
+        asyncio.events._set_running_loop(self.loop)
+        try:
+            for task in tasks:
+                task._log_destroy_pending = False  # type: ignore[attr-defined]
+                coro = task.get_coro()
+                try:
+                    coro.close()  # type: ignore[union-attr]
+                except BaseException:
+                    pass  # a finally block that tried to keep working; it is abandoned
+        finally:
+            asyncio.events._set_running_loop(previous)
+        self.loop.close()
+        self.futures.clear()
+        self.timers.clear()
+
+
+_DELIVERED = frozenset({STEP_COMPLETED, STEP_FAILED, TIMER_FIRED, CANCEL_REQUESTED})
+
+
+def _describe(kind: str, name: str | None) -> str:
+    if kind == STEP_SCHEDULED:
+        return f"step {name}"
+    if kind == TIMER_SCHEDULED:
+        return "a timer (sleep or timeout)"
+    return f"{kind} {name or ''}".strip()
+
+
+def _user_frame() -> str:
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith((_WF_DIR, _ASYNCIO_DIR)) and "<frozen" not in filename:
+            return f", at {filename}:{frame.f_lineno}"
+        frame = frame.f_back  # type: ignore[assignment]
+    return ""
+
+
+def _step_error(event: Event) -> BaseException:
+    info = _serde.loads(event.data or "{}")
+    error = info.get("error", {})
+    rebuilt = _serde.decode_exception(error)
+    if rebuilt is not None:
+        return rebuilt
+    return StepFailedError(
+        event.name or "?",
+        str(error.get("type", "Exception")),
+        str(error.get("message", "")),
+        str(error.get("traceback", "")),
+    )

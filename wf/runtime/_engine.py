@@ -1,0 +1,542 @@
+"""The engine: one store, and (by default) a worker that executes runs from it.
+
+Flow of a live run: a completion (step result, timer firing, cancellation) is
+appended to the engine-wide commit buffer; the flusher writes the whole buffer
+in one transaction per tick (group commit), then delivers the committed events
+to their runs in log order. Each delivery runs the workflow to quiescence,
+which appends the operations it issued and starts their steps and timers.
+
+Runs stay in memory between steps. A run whose next wake-up is further away
+than ``evict_after`` seconds (a long sleep or retry backoff) is written back
+as ``sleeping`` and dropped from memory; when it is due, a worker claims it
+and replays it from its log. Leases expire if a worker stops heart-beating; a
+lease held by a dead process on this host is taken over at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import logging
+import os
+import random
+import secrets
+import socket
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from wf._errors import FatalError, RetryableError, SerializationError
+from wf._options import StepOptions, backoff_delay
+from wf.runtime import _serde
+from wf.runtime._context import ArmTimer, CancelTimer, RunContext, StartStep
+from wf.runtime._duration import to_seconds
+from wf.runtime._events import (
+    CANCEL_REQUESTED,
+    RUN_CANCELLED,
+    RUN_COMPLETED,
+    RUN_FAILED,
+    STEP_COMPLETED,
+    STEP_FAILED,
+    STEP_RETRYING,
+    TIMER_FIRED,
+    Event,
+)
+from wf.runtime._metadata import StepMetadata, step_metadata_var
+from wf.runtime._registry import StepSpec, resolve, resolve_step
+from wf.runtime._store import Commit, RunRecord, RunUpdate, Store, open_store
+
+__all__ = ["DEFAULT_URL", "EngineCore"]
+
+log = logging.getLogger("wf")
+
+DEFAULT_URL = "sqlite:///.wf/wf.db"
+_STATUS = {RUN_COMPLETED: "completed", RUN_FAILED: "failed", RUN_CANCELLED: "cancelled"}
+
+
+@dataclass(eq=False)
+class _Live:
+    """Engine-side bookkeeping of a run held in memory."""
+
+    ctx: RunContext
+    seq: int
+    timers: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
+    wake_at: dict[int, float] = field(default_factory=dict)
+    steps: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+    retries: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
+    undelivered: int = 0
+    dropped: bool = False
+
+
+class EngineCore:
+    """Store access, group commit and the worker. ``wf.Engine`` is the public face."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        worker: bool = True,
+        concurrency: int = 1000,
+        durability: str = "normal",
+        lease: float = 15.0,
+        poll_interval: float = 0.25,
+        evict_after: float = 2.0,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, not {concurrency}")
+        self.url = url or os.environ.get("WF_DATABASE_URL") or DEFAULT_URL
+        self.store: Store = open_store(self.url, durability=durability)
+        self.worker = worker
+        self.concurrency = concurrency
+        self.lease = lease
+        self.poll_interval = poll_interval
+        self.evict_after = evict_after
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._runs: dict[str, _Live] = {}
+        self._commit = Commit()
+        self._after: list[Callable[[], None]] = []
+        self._dirty = asyncio.Event()
+        self._wakeup = asyncio.Event()
+        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._threads: ThreadPoolExecutor | None = None
+        self._random = random.Random()
+        self._closing = False
+        self._opened = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._opened:
+            return
+        self._loop = asyncio.get_running_loop()
+        await self.store.open()
+        self._opened = True
+        self._tasks.append(asyncio.create_task(self._flusher(), name="wf-flusher"))
+        if self.worker:
+            self._tasks.append(asyncio.create_task(self._poller(), name="wf-poller"))
+            self._tasks.append(asyncio.create_task(self._heartbeat(), name="wf-heartbeat"))
+
+    async def close(self) -> None:
+        if not self._opened or self._closing:
+            return
+        self._closing = True
+        for task in self._tasks:
+            task.cancel()
+        step_tasks = [t for live in self._runs.values() for t in live.steps.values()]
+        for task in step_tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, *step_tasks, return_exceptions=True)
+        # Commit what is already decided; its deliveries happen wherever the runs resume.
+        if self._commit:
+            try:
+                await self.store.commit(self._commit, self.worker_id)
+            except Exception:
+                log.exception("wf: final commit failed; the affected steps will run again")
+        held = list(self._runs)
+        for live in self._runs.values():
+            self._forget(live)
+        self._runs.clear()
+        if held:
+            await self.store.release(self.worker_id, held)
+        if self._threads is not None:
+            self._threads.shutdown(wait=False, cancel_futures=True)
+        await self.store.close()
+        self._opened = False
+
+    def poke(self) -> None:
+        """Wake the poller now (a run was started or became due)."""
+        self._wakeup.set()
+
+    # -- group commit -------------------------------------------------------------------
+
+    def _append(
+        self, live: _Live, kind: str, cid: int | None, name: str | None, data: str | None
+    ) -> Event:
+        event = Event(live.seq, kind, cid, name, data, time.time())
+        live.seq += 1
+        self._commit.events.append(event.as_row(live.ctx.run_id))
+        self._dirty.set()
+        return event
+
+    def _append_delivery(
+        self, live: _Live, kind: str, cid: int | None, name: str | None, data: str | None
+    ) -> Event:
+        event = self._append(live, kind, cid, name, data)
+        live.undelivered += 1
+        self._after.append(functools.partial(self._deliver, live, event))
+        return event
+
+    async def _flusher(self) -> None:
+        while True:
+            await self._dirty.wait()
+            # One turn of the loop lets steps started by the last deliveries finish
+            # into this same transaction.
+            await asyncio.sleep(0)
+            self._dirty.clear()
+            commit, after = self._commit, self._after
+            if not commit and not after:
+                continue
+            self._commit, self._after = Commit(), []
+            try:
+                lost = await self.store.commit(commit, self.worker_id)
+            except Exception:
+                log.exception("wf: commit failed; retrying")
+                commit.events += self._commit.events
+                commit.updates += self._commit.updates
+                commit.consumed += self._commit.consumed
+                self._commit, self._after = commit, after + self._after
+                await asyncio.sleep(0.05)
+                self._dirty.set()
+                continue
+            for run_id in lost:
+                live = self._runs.pop(run_id, None)
+                if live is not None:
+                    log.warning("wf: run %s was taken over by another worker", run_id)
+                    self._forget(live)
+            for callback in after:
+                try:
+                    callback()
+                except Exception:
+                    log.exception("wf: delivering an event failed")
+
+    # -- running workflows ---------------------------------------------------------------
+
+    def _activate(self, record: RunRecord, events: list[Event]) -> None:
+        fn = resolve(record.workflow_id)
+        payload = _serde.loads(record.input)
+        ctx = RunContext(
+            run_id=record.run_id,
+            workflow_id=record.workflow_id,
+            fn=fn,
+            args=tuple(payload.get("args", ())),
+            kwargs=dict(payload.get("kwargs", {})),
+            started_at=events[0].at if events else record.created_at,
+            attempt=record.attempt,
+        )
+        live = _Live(ctx, seq=events[-1].seq + 1 if events else 1)
+        self._runs[record.run_id] = live
+        ctx.replay(events[1:])
+        self._drain(live)
+
+    def _deliver(self, live: _Live, event: Event) -> None:
+        live.undelivered -= 1
+        if live.dropped:
+            return
+        live.ctx.deliver(event)
+        self._drain(live)
+
+    def _drain(self, live: _Live) -> None:
+        """Write what the run just did and start the work it asked for."""
+        ctx = live.ctx
+        if ctx.failure is not None:
+            self._fail_nondeterministic(live)
+            return
+        outbox, effects = ctx.take()
+        for kind, cid, name, data in outbox:
+            self._append(live, kind, cid, name, data)
+        for effect in effects:
+            if type(effect) is StartStep:
+                self._start_step(live, effect)
+            elif type(effect) is ArmTimer:
+                self._arm_timer(live, effect)
+            elif type(effect) is CancelTimer:
+                handle = live.timers.pop(effect.cid, None)
+                live.wake_at.pop(effect.cid, None)
+                if handle is not None:
+                    handle.cancel()
+        if ctx.finished is not None:
+            self._finish(live)
+        else:
+            self._maybe_evict(live)
+
+    def _start_step(self, live: _Live, effect: StartStep) -> None:
+        loop = self._loop
+        assert_loop(loop)
+        if effect.at is not None:
+            delay = effect.at - time.time()
+            if delay > 0:
+                live.wake_at[-1 - effect.cid] = effect.at
+                live.retries[effect.cid] = loop.call_later(
+                    delay, self._retry_due, live, StartStep(effect.cid, effect.step_id, effect.arguments, effect.attempt)
+                )
+                return
+        live.steps[effect.cid] = loop.create_task(self._run_step(live, effect))
+
+    def _retry_due(self, live: _Live, effect: StartStep) -> None:
+        live.retries.pop(effect.cid, None)
+        live.wake_at.pop(-1 - effect.cid, None)
+        if not live.dropped:
+            self._start_step(live, effect)
+
+    async def _run_step(self, live: _Live, effect: StartStep) -> None:
+        run_id = live.ctx.run_id
+        spec: StepSpec | None = None
+        try:
+            spec = resolve_step(effect.step_id)
+            args, kwargs = spec.call_args(_serde.loads(effect.arguments))
+            meta = StepMetadata(
+                step_id=effect.step_id,
+                correlation_id=effect.cid,
+                attempt=effect.attempt,
+                started_at=time.time(),
+                run_id=run_id,
+            )
+            token = step_metadata_var.set(meta)
+            try:
+                timeout = spec.options.timeout
+                if spec.is_async:
+                    awaitable: Any = spec.fn(*args, **kwargs)
+                else:
+                    if self._threads is None:
+                        self._threads = ThreadPoolExecutor(thread_name_prefix="wf-step")
+                    call = functools.partial(contextvars.copy_context().run, spec.fn, *args, **kwargs)
+                    awaitable = asyncio.get_running_loop().run_in_executor(self._threads, call)
+                result = await (awaitable if timeout is None else asyncio.wait_for(awaitable, timeout))
+            finally:
+                step_metadata_var.reset(token)
+            data = _serde.dumps(result, where=f"result of step {effect.step_id}")
+        except asyncio.CancelledError:
+            if self._closing or live.dropped:
+                raise
+            self._step_error(live, effect, spec, asyncio.CancelledError("the step was cancelled"))
+            return
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:
+            self._step_error(live, effect, spec, exc)
+            return
+        finally:
+            live.steps.pop(effect.cid, None)
+        if not live.dropped:
+            self._append_delivery(live, STEP_COMPLETED, effect.cid, effect.step_id, data)
+
+    def _step_error(
+        self, live: _Live, effect: StartStep, spec: StepSpec | None, exc: BaseException
+    ) -> None:
+        if live.dropped:
+            return
+        options = spec.options if spec is not None else StepOptions()
+        error = _serde.encode_exception(exc)
+        final = isinstance(exc, FatalError | SerializationError) or effect.attempt >= options.max_attempts
+        if final:
+            data = _serde.dumps({"error": error, "attempt": effect.attempt})
+            self._append_delivery(live, STEP_FAILED, effect.cid, effect.step_id, data)
+            return
+        if isinstance(exc, RetryableError) and exc.retry_after is not None:
+            delay = to_seconds(exc.retry_after)
+        else:
+            delay = backoff_delay(options, effect.attempt, self._random)
+        retry_at = time.time() + delay
+        data = _serde.dumps({"error": error, "attempt": effect.attempt, "retry_at": retry_at})
+        self._append(live, STEP_RETRYING, effect.cid, effect.step_id, data)
+        retry = StartStep(effect.cid, effect.step_id, effect.arguments, effect.attempt + 1, retry_at)
+        self._after.append(functools.partial(self._schedule_retry, live, retry))
+
+    def _schedule_retry(self, live: _Live, retry: StartStep) -> None:
+        if not live.dropped:
+            self._start_step(live, retry)
+            self._maybe_evict(live)
+
+    def _arm_timer(self, live: _Live, effect: ArmTimer) -> None:
+        loop = self._loop
+        assert_loop(loop)
+        live.wake_at[effect.cid] = effect.fire_at
+        live.timers[effect.cid] = loop.call_later(
+            max(0.0, effect.fire_at - time.time()), self._timer_fired, live, effect.cid
+        )
+
+    def _timer_fired(self, live: _Live, cid: int) -> None:
+        live.timers.pop(cid, None)
+        live.wake_at.pop(cid, None)
+        if not live.dropped:
+            self._append_delivery(live, TIMER_FIRED, cid, "timer", None)
+
+    def _finish(self, live: _Live) -> None:
+        ctx = live.ctx
+        if ctx.finished is None:
+            return
+        kind, data = ctx.finished
+        status = _STATUS[kind]
+        self._append(live, kind, None, None, data)
+        self._commit.updates.append(
+            RunUpdate(
+                ctx.run_id,
+                status=status,
+                result=data if kind == RUN_COMPLETED else None,
+                error=data if kind == RUN_FAILED else None,
+                set_wake=True,
+                wake_at=None,
+                release=True,
+            )
+        )
+        self._after.append(functools.partial(self._notify, ctx.run_id))
+        self._runs.pop(ctx.run_id, None)
+        self._forget(live)
+
+    def _fail_nondeterministic(self, live: _Live) -> None:
+        ctx = live.ctx
+        error = _serde.dumps(_serde.encode_exception(ctx.failure)) if ctx.failure else None
+        log.error("wf: %s", ctx.failure)
+        ctx.take()  # nothing the failed replay issued is written
+        self._commit.updates.append(
+            RunUpdate(ctx.run_id, status="failed", error=error, set_wake=True, wake_at=None, release=True)
+        )
+        self._dirty.set()
+        self._after.append(functools.partial(self._notify, ctx.run_id))
+        self._runs.pop(ctx.run_id, None)
+        self._forget(live)
+
+    def _maybe_evict(self, live: _Live) -> None:
+        if live.steps or live.undelivered or live.dropped:
+            return
+        ctx = live.ctx
+        if ctx.steps_in_flight() > len(live.retries):
+            return  # a step's result is on its way
+        next_wake = min(live.wake_at.values(), default=None)
+        if next_wake is not None and next_wake - time.time() <= self.evict_after:
+            return
+        status = "waiting" if next_wake is None else "sleeping"
+        self._commit.updates.append(
+            RunUpdate(ctx.run_id, status=status, set_wake=True, wake_at=next_wake, release=True)
+        )
+        self._dirty.set()
+        self._runs.pop(ctx.run_id, None)
+        self._forget(live)
+        if next_wake is not None and self._loop is not None:
+            self._loop.call_later(max(0.0, next_wake - time.time()), self.poke)
+
+    def _forget(self, live: _Live) -> None:
+        live.dropped = True
+        for handle in (*live.timers.values(), *live.retries.values()):
+            handle.cancel()
+        for task in live.steps.values():
+            task.cancel()
+        live.timers.clear()
+        live.retries.clear()
+        live.ctx.close()
+
+    # -- the worker ------------------------------------------------------------------------
+
+    async def _poller(self) -> None:
+        reap_every = max(1, int(2.0 / self.poll_interval))
+        rounds = 0
+        while True:
+            try:
+                if rounds % reap_every == 0:
+                    await self._reap_dead_owners()
+                rounds += 1
+                claimed = await self._claim_some()
+                await self._read_inbox()
+            except Exception:
+                log.exception("wf: worker poll failed")
+                claimed = 0
+            if claimed and len(self._runs) < self.concurrency:
+                await asyncio.sleep(0)
+                continue
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
+            except TimeoutError:
+                pass
+            self._wakeup.clear()
+
+    async def _claim_some(self) -> int:
+        free = self.concurrency - len(self._runs)
+        if free <= 0:
+            return 0
+        records = await self.store.claim(self.worker_id, free, time.time(), self.lease)
+        for record in records:
+            if record.run_id in self._runs:
+                continue
+            try:
+                events = await self.store.load_events(record.run_id)
+                self._activate(record, events)
+            except Exception as exc:
+                log.exception("wf: cannot resume run %s", record.run_id)
+                live = self._runs.pop(record.run_id, None)
+                if live is not None:
+                    self._forget(live)
+                await self.store.fail_run(
+                    record.run_id,
+                    self.worker_id,
+                    _serde.dumps(_serde.encode_exception(exc)),
+                )
+                self._after.append(functools.partial(self._notify, record.run_id))
+                self._dirty.set()
+        return len(records)
+
+    async def _read_inbox(self) -> None:
+        items = await self.store.inbox(self.worker_id)
+        for item in items:
+            live = self._runs.get(item.run_id)
+            if live is None:
+                continue
+            if item.kind == "cancel" and not live.ctx.cancel_requested:
+                live.ctx.cancel_requested = True
+                self._append_delivery(live, CANCEL_REQUESTED, None, None, item.data)
+            self._commit.consumed.append(item.id)
+            self._dirty.set()
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            try:
+                await self.store.renew(self.worker_id, time.time(), self.lease)
+            except Exception:
+                log.exception("wf: lease renewal failed")
+
+    async def _reap_dead_owners(self) -> None:
+        """Expire leases held by worker processes of this host that no longer exist."""
+        host = socket.gethostname()
+        for owner in await self.store.lease_owners():
+            parts = owner.split(":")
+            if len(parts) != 3 or parts[0] != host or owner == self.worker_id:
+                continue
+            try:
+                pid = int(parts[1])
+            except ValueError:
+                continue
+            if pid != os.getpid() and not _pid_alive(pid):
+                await self.store.expire_owner(owner)
+
+    # -- waiting for results ---------------------------------------------------------------
+
+    def _notify(self, run_id: str) -> None:
+        for fut in self._waiters.pop(run_id, ()):
+            if not fut.done():
+                fut.set_result(None)
+
+    async def wait_finished(self, run_id: str, timeout: float) -> None:
+        """Wait until this engine finishes ``run_id`` or ``timeout`` passes (whichever first)."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        self._waiters.setdefault(run_id, []).append(fut)
+        try:
+            await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            pass
+        finally:
+            waiters = self._waiters.get(run_id)
+            if waiters is not None and fut in waiters:
+                waiters.remove(fut)
+                if not waiters:
+                    del self._waiters[run_id]
+
+
+def assert_loop(loop: asyncio.AbstractEventLoop | None) -> None:
+    if loop is None:
+        raise RuntimeError("the engine is not open (use `async with wf.Engine(...)`)")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

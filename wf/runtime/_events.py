@@ -1,0 +1,57 @@
+"""Event-log vocabulary shared by the run context, the engine and the stores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = [
+    "CANCEL_REQUESTED",
+    "DELIVERIES",
+    "OPERATIONS",
+    "RUN_CANCELLED",
+    "RUN_COMPLETED",
+    "RUN_FAILED",
+    "RUN_STARTED",
+    "STEP_COMPLETED",
+    "STEP_FAILED",
+    "STEP_RETRYING",
+    "STEP_SCHEDULED",
+    "TERMINAL",
+    "TIMER_FIRED",
+    "TIMER_SCHEDULED",
+    "Event",
+]
+
+RUN_STARTED: Final = "run_started"
+STEP_SCHEDULED: Final = "step_scheduled"
+STEP_COMPLETED: Final = "step_completed"
+STEP_FAILED: Final = "step_failed"
+STEP_RETRYING: Final = "step_retrying"
+TIMER_SCHEDULED: Final = "timer_scheduled"
+TIMER_FIRED: Final = "timer_fired"
+CANCEL_REQUESTED: Final = "cancel_requested"
+RUN_COMPLETED: Final = "run_completed"
+RUN_FAILED: Final = "run_failed"
+RUN_CANCELLED: Final = "run_cancelled"
+
+#: Events that record a durable operation the workflow issued, matched on replay.
+OPERATIONS: Final = frozenset({STEP_SCHEDULED, TIMER_SCHEDULED})
+#: Events delivered to the workflow loop, one at a time, in log order.
+DELIVERIES: Final = frozenset({STEP_COMPLETED, STEP_FAILED, TIMER_FIRED, CANCEL_REQUESTED})
+TERMINAL: Final = frozenset({RUN_COMPLETED, RUN_FAILED, RUN_CANCELLED})
+
+
+@dataclass(slots=True)
+class Event:
+    """One entry of a run's log. ``data`` is serde JSON text (or None)."""
+
+    seq: int
+    kind: str
+    cid: int | None
+    name: str | None
+    data: str | None
+    at: float
+
+    def as_row(self, run_id: str) -> tuple[str, int, str, int | None, str | None, str | None, float]:
+        return (run_id, self.seq, self.kind, self.cid, self.name, self.data, self.at)

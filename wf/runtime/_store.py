@@ -1,0 +1,145 @@
+"""The store protocol every backend implements, and the records it returns.
+
+A store keeps three things: ``runs`` (one row per run: status, input, result,
+lease), ``events`` (each run's append-only log) and ``inbox`` (requests from
+outside a run's worker, such as cancellation, that the owning worker turns
+into log events). The engine batches every append of a tick into one
+``commit`` call: one transaction for all runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from wf._errors import StoreError
+from wf.runtime._events import Event
+
+__all__ = [
+    "ACTIVE",
+    "FINISHED",
+    "Commit",
+    "InboxItem",
+    "RunRecord",
+    "RunUpdate",
+    "Store",
+    "open_store",
+]
+
+#: Statuses of a run that still has work to do, and of one that ended.
+ACTIVE = ("pending", "running", "sleeping", "waiting")
+FINISHED = ("completed", "failed", "cancelled")
+
+
+@dataclass(slots=True)
+class RunRecord:
+    run_id: str
+    workflow_id: str
+    status: str
+    input: str
+    result: str | None
+    error: str | None
+    created_at: float
+    updated_at: float
+    wake_at: float | None
+    lease_owner: str | None
+    attempt: int
+
+
+@dataclass(slots=True)
+class RunUpdate:
+    """A change to a run's row, applied in the same transaction as its events."""
+
+    run_id: str
+    status: str | None = None
+    result: str | None = None
+    error: str | None = None
+    wake_at: float | None = None
+    set_wake: bool = False
+    release: bool = False
+
+
+@dataclass(slots=True)
+class InboxItem:
+    id: int
+    run_id: str
+    kind: str
+    name: str | None
+    data: str | None
+    at: float
+
+
+@dataclass(slots=True)
+class Commit:
+    """Everything one tick writes: appended events, run changes, consumed inbox items."""
+
+    events: list[tuple[str, int, str, int | None, str | None, str | None, float]] = field(
+        default_factory=list
+    )
+    updates: list[RunUpdate] = field(default_factory=list)
+    consumed: list[int] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.events or self.updates or self.consumed)
+
+
+class Store(Protocol):
+    url: str
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+
+    async def create_run(
+        self, run_id: str, workflow_id: str, input: str, now: float, wake_at: float
+    ) -> bool:
+        """Insert a pending run and its ``run_started`` event; False if the id exists."""
+        ...
+
+    async def commit(self, commit: Commit, owner: str) -> list[str]:
+        """Apply one tick atomically. Returns the run ids this owner no longer holds
+        (their writes were dropped because another worker took the run over)."""
+        ...
+
+    async def claim(self, owner: str, limit: int, now: float, lease: float) -> list[RunRecord]:
+        """Lease up to ``limit`` runnable runs to ``owner``."""
+        ...
+
+    async def renew(self, owner: str, now: float, lease: float) -> None: ...
+    async def release(self, owner: str, run_ids: Sequence[str]) -> None: ...
+    async def expire_owner(self, owner: str) -> None: ...
+    async def lease_owners(self) -> list[str]: ...
+
+    async def get_run(self, run_id: str) -> RunRecord | None: ...
+    async def list_runs(
+        self, *, status: str | None = None, workflow: str | None = None, limit: int = 100
+    ) -> list[RunRecord]: ...
+    async def load_events(self, run_id: str, after: int = -1) -> list[Event]: ...
+
+    async def post(self, run_id: str, kind: str, name: str | None, data: str | None) -> None:
+        """Queue a request for the run's worker and make the run claimable if it sleeps."""
+        ...
+
+    async def inbox(self, owner: str) -> list[InboxItem]: ...
+
+    async def fail_run(self, run_id: str, owner: str, error: str) -> None:
+        """Mark a run failed without touching its log (non-determinism, corrupt input)."""
+        ...
+
+
+def open_store(url: str, *, durability: str = "normal") -> Store:
+    """Make the store for a database URL (not yet opened)."""
+    if durability not in ("normal", "full"):
+        raise ValueError(f"durability must be 'normal' or 'full', not {durability!r}")
+    if url.startswith("sqlite://"):
+        from wf.runtime._sqlite import SQLiteStore
+
+        return SQLiteStore(url, durability=durability)
+    if url.startswith(("postgresql://", "postgres://")):
+        raise StoreError(
+            "PostgreSQL is not supported yet in this version; use a sqlite:///path URL"
+        )
+    raise StoreError(
+        f"unsupported database URL {url!r}: expected sqlite:///relative/path.db,"
+        " sqlite:////absolute/path.db or sqlite:///:memory:"
+    )
