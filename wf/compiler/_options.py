@@ -1,0 +1,138 @@
+"""Reading and validating ``@wf.options(...)`` at compile time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import libcst as cst
+import libcst.matchers as m
+
+from wf.compiler._manifest import Kind
+
+__all__ = ["OPTIONS_QUALIFIED_NAMES", "OptionProblem", "read_options"]
+
+# Where ``options`` may resolve to: the public name, and the module defining it.
+OPTIONS_QUALIFIED_NAMES = frozenset({"wf.options", "wf._api.options"})
+
+_STEP_OPTIONS: Final = ("max_attempts", "backoff", "initial_interval", "max_interval", "timeout")
+_WORKFLOW_OPTIONS: Final = ("version", "schema", "timeout")
+_ACCEPTED: dict[Kind, tuple[str, ...]] = {"step": _STEP_OPTIONS, "workflow": _WORKFLOW_OPTIONS}
+_BACKOFFS: Final = ("exponential", "fixed", "none")
+_DURATIONS: Final = frozenset({"initial_interval", "max_interval", "timeout"})
+
+
+class _NotLiteral:
+    """Marker for a value the compiler cannot evaluate."""
+
+
+_NOT_LITERAL: Final = _NotLiteral()
+
+_NUMBER = m.Integer() | m.Float()
+
+
+@dataclass(frozen=True, slots=True)
+class OptionProblem:
+    node: cst.CSTNode
+    message: str
+    suggestion: str
+
+
+def _literal(node: cst.BaseExpression) -> Any:
+    if m.matches(node, _NUMBER | m.SimpleString() | m.ConcatenatedString()):
+        value = node.evaluated_value  # type: ignore[attr-defined]
+        return _NOT_LITERAL if value is None else value
+    if m.matches(node, m.UnaryOperation(operator=m.Minus(), expression=_NUMBER)):
+        return -node.expression.evaluated_value  # type: ignore[attr-defined]
+    if m.matches(node, m.Name("True") | m.Name("False") | m.Name("None")):
+        return {"True": True, "False": False, "None": None}[node.value]  # type: ignore[attr-defined]
+    return _NOT_LITERAL
+
+
+def _accepted(kind: Kind) -> str:
+    return f"a {kind} accepts " + ", ".join(_ACCEPTED[kind])
+
+
+def _duration_problem(value: Any) -> str | None:
+    """Why ``value`` is not a duration, or None when it is one."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return f"expected a duration (seconds or a string like '30s'), got {value!r}"
+    if isinstance(value, str):
+        # Imported here: the runtime's parser is only needed when a string is used.
+        from wf.runtime._duration import parse_duration
+
+        try:
+            parsed = parse_duration(value)
+        except ValueError as error:
+            return str(error)
+        if parsed.total_seconds() < 0:
+            return f"a duration cannot be negative: {value!r}"
+        return None
+    if value < 0:
+        return f"a duration cannot be negative: {value!r}"
+    return None
+
+
+def _value_problem(name: str, value: Any) -> str | None:
+    if name == "max_attempts":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            return f"max_attempts must be an int >= 1, got {value!r}"
+        return None
+    if name == "backoff":
+        if value not in _BACKOFFS:
+            choices = ", ".join(repr(b) for b in _BACKOFFS)
+            return f"backoff must be one of {choices}, got {value!r}"
+        return None
+    if name == "version":
+        if not isinstance(value, str) or not value:
+            return f"version must be a non-empty str, got {value!r}"
+        return None
+    if name in _DURATIONS:
+        if name == "timeout" and value is None:
+            return None
+        problem = _duration_problem(value)
+        return None if problem is None else f"{name}: {problem}"
+    return None
+
+
+def read_options(
+    call: cst.Call, kind: Kind, source_of: Callable[[cst.CSTNode], str]
+) -> tuple[dict[str, Any], list[OptionProblem]]:
+    """The options ``call`` sets for a ``kind``, and what is wrong with them.
+
+    Literal values are recorded as themselves, anything else as its source
+    text (it is checked when the decorator runs).
+    """
+    options: dict[str, Any] = {}
+    problems: list[OptionProblem] = []
+    accepted = _ACCEPTED[kind]
+    for arg in call.args:
+        if arg.keyword is None:
+            problems.append(
+                OptionProblem(
+                    arg,
+                    "wf.options() takes keyword arguments only",
+                    f"name each option; {_accepted(kind)}",
+                )
+            )
+            continue
+        name = arg.keyword.value
+        if name not in accepted:
+            other: Kind = "workflow" if kind == "step" else "step"
+            if name in _ACCEPTED[other]:
+                message = f"option {name!r} applies to {other}s, not to {kind}s"
+            else:
+                message = f"unknown option {name!r}"
+            problems.append(OptionProblem(arg, message, _accepted(kind)))
+            continue
+        value = _literal(arg.value)
+        if isinstance(value, _NotLiteral) or name == "schema":
+            options[name] = source_of(arg.value)
+            continue
+        problem = _value_problem(name, value)
+        if problem is not None:
+            problems.append(OptionProblem(arg.value, problem, _accepted(kind)))
+            continue
+        options[name] = value
+    return options, problems
