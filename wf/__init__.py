@@ -21,7 +21,6 @@ from wf._errors import (
     WorkflowError,
 )
 from wf._options import options
-from wf.compiler import install_import_hook
 from wf.runtime._api import Engine, Run, get_run, start
 from wf.runtime._duration import parse_duration
 from wf.runtime._metadata import (
@@ -34,6 +33,16 @@ from wf.runtime._serde import register_type
 from wf.runtime._workflow import now, race, random, sleep, sleep_until, uuid4
 
 __version__ = "0.1.0"
+
+
+def install_import_hook(*, cache: bool = True) -> None:
+    """Compile modules holding "use workflow" / "use step" functions as they are imported.
+
+    Imported lazily so that ``import wf`` stays cheap where only prebuilt code runs.
+    """
+    from wf.compiler import install_import_hook as install
+
+    install(cache=cache)
 
 __all__ = [
     "CompileError",
