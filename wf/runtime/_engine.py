@@ -69,6 +69,9 @@ class _Live:
     retries: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
     undelivered: int = 0
     dropped: bool = False
+    # Set while a claimed run is being resumed: it must not be evicted before its
+    # inbox (a cancellation, say) has been read.
+    resuming: bool = False
 
 
 class EngineCore:
@@ -218,7 +221,7 @@ class EngineCore:
             started_at=events[0].at if events else record.created_at,
             attempt=record.attempt,
         )
-        live = _Live(ctx, seq=events[-1].seq + 1 if events else 1)
+        live = _Live(ctx, seq=events[-1].seq + 1 if events else 1, resuming=True)
         self._runs[record.run_id] = live
         ctx.replay(events[1:])
         self._drain(live)
@@ -392,7 +395,7 @@ class EngineCore:
         self._forget(live)
 
     def _maybe_evict(self, live: _Live) -> None:
-        if live.steps or live.undelivered or live.dropped:
+        if live.steps or live.undelivered or live.dropped or live.resuming:
             return
         ctx = live.ctx
         if ctx.steps_in_flight() > len(live.retries):
@@ -449,6 +452,8 @@ class EngineCore:
         if free <= 0:
             return 0
         records = await self.store.claim(self.worker_id, free, time.time(), self.lease)
+        if not records:
+            return 0
         for record in records:
             if record.run_id in self._runs:
                 continue
@@ -467,6 +472,12 @@ class EngineCore:
                 )
                 self._after.append(functools.partial(self._notify, record.run_id))
                 self._dirty.set()
+        await self._read_inbox()
+        for record in records:
+            live = self._runs.get(record.run_id)
+            if live is not None and live.resuming:
+                live.resuming = False
+                self._maybe_evict(live)
         return len(records)
 
     async def _read_inbox(self) -> None:

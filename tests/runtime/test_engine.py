@@ -1,0 +1,272 @@
+"""Runs executed by a real engine on a real SQLite file: semantics a workflow author relies on."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import wf
+from flows import basic
+from wf.runtime._events import STEP_COMPLETED, STEP_RETRYING
+
+
+@pytest.fixture(autouse=True)
+def reset_calls() -> Iterator[None]:
+    basic.CALLS.clear()
+    basic.THREADS.clear()
+    yield
+
+
+async def kinds(run: wf.Run[Any]) -> list[str]:
+    return [event.kind async for event in run.events()]
+
+
+async def test_sequential_steps_run_once_each(engine: wf.Engine) -> None:
+    run = await engine.start(basic.sequential, 20)
+    assert await run.result(timeout=10) == sum(range(20))
+    assert basic.CALLS["add"] == 20
+    assert await run.status() == "completed"
+    log = await kinds(run)
+    assert log[0] == "run_started" and log[-1] == "run_completed"
+    assert log.count(STEP_COMPLETED) == 20
+
+
+async def test_gather_runs_async_and_thread_steps(engine: wf.Engine) -> None:
+    run = await engine.start(basic.parallel)
+    assert await run.result(timeout=10) == [3, 12, 11]
+    assert basic.THREADS and all(name.startswith("wf-step") for name in basic.THREADS)
+
+
+async def test_retries_until_success_with_attempt_numbers(engine: wf.Engine) -> None:
+    run = await engine.start(basic.retrying, 2)
+    assert await run.result(timeout=10) == "ok after 3"
+    assert basic.CALLS["flaky"] == 3
+    assert (await kinds(run)).count(STEP_RETRYING) == 2
+
+
+async def test_retryable_error_sets_the_delay(engine: wf.Engine) -> None:
+    run = await engine.start(basic.retry_after_flow, 2)
+    assert await run.result(timeout=10) == 3
+    retries = [e async for e in run.events() if e.kind == STEP_RETRYING]
+    assert len(retries) == 2
+    for event in retries:
+        info = wf.runtime._serde.loads(event.data or "{}")
+        assert info["retry_at"] - event.at == pytest.approx(0.02, abs=0.01)
+
+
+async def test_fatal_error_is_not_retried_and_reaches_the_workflow(engine: wf.Engine) -> None:
+    run = await engine.start(basic.fatal_flow)
+    assert await run.result(timeout=10) == "caught: card declined"
+    assert basic.CALLS["fatal"] == 1
+
+
+async def test_exhausted_retries_raise_the_steps_own_type_for_compensation(
+    engine: wf.Engine,
+) -> None:
+    run = await engine.start(basic.saga, 30)
+    result = await run.result(timeout=10)
+    assert result == {"status": "compensated", "refund": "refunded 30", "why": "widget"}
+    assert basic.CALLS["reserve"] == 2
+    assert basic.CALLS["refund"] == 1
+
+
+async def test_unhandled_step_failure_fails_the_run(engine: wf.Engine) -> None:
+    run = await engine.start(basic.exhausted)
+    with pytest.raises(wf.RunFailedError) as info:
+        await run.result(timeout=10)
+    assert info.value.error_type.endswith("ConnectionError")
+    assert "attempt 3 failed" in info.value.error_message
+    assert basic.CALLS["flaky"] == 3  # max_attempts=3 from @wf.options
+    assert await run.status() == "failed"
+
+
+async def test_workflow_exception_fails_the_run(engine: wf.Engine) -> None:
+    run = await engine.start(basic.failing, "boom")
+    with pytest.raises(wf.RunFailedError, match="boom"):
+        await run.result(timeout=10)
+
+
+async def test_wait_for_times_out_a_slow_step(engine: wf.Engine) -> None:
+    run = await engine.start(basic.timeout_flow, 5.0, 0.05)
+    assert await run.result(timeout=10) == "timed out"
+    fast = await engine.start(basic.timeout_flow, 0.0, 5.0)
+    assert await fast.result(timeout=10) == "slow won"
+
+
+async def test_asyncio_timeout_context_manager(engine: wf.Engine) -> None:
+    run = await engine.start(basic.timeout_cm_flow, 0.05)
+    assert await run.result(timeout=10) == "deadline hit"
+
+
+async def test_race_step_against_sleep(engine: wf.Engine) -> None:
+    step_wins = await engine.start(basic.race_flow, 0.0, "5s")
+    assert await step_wins.result(timeout=10) == "step"
+    sleep_wins = await engine.start(basic.race_flow, 5.0, "20ms")
+    assert await sleep_wins.result(timeout=10) == "sleep"
+
+
+async def test_durable_sleep_uses_the_replayed_clock(engine: wf.Engine) -> None:
+    run = await engine.start(basic.sleepy, 0.1)
+    result = await run.result(timeout=10)
+    assert result["value"] == 2
+    assert result["slept"] >= 0.1
+
+
+async def test_nested_workflow_runs_inline_in_the_parents_log(engine: wf.Engine) -> None:
+    run = await engine.start(basic.parent, 1)
+    assert await run.result(timeout=10) == [101, 102]
+    names = [e.name async for e in run.events() if e.kind == "step_scheduled"]
+    assert names == ["flows.basic:add", "flows.basic:add"]
+
+
+async def test_idempotent_run_id(engine: wf.Engine) -> None:
+    first = await engine.start(basic.sequential, 3, run_id="order-1")
+    second = await engine.start(basic.sequential, 3, run_id="order-1")
+    assert first.id == second.id == "order-1"
+    assert await second.result(timeout=10) == 3
+    assert basic.CALLS["add"] == 3
+    with pytest.raises(wf.WorkflowError, match="already used by a run of flows.basic:sequential"):
+        await engine.start(basic.parallel, run_id="order-1")
+
+
+async def test_unserializable_argument_is_refused_before_anything_is_written(
+    engine: wf.Engine,
+) -> None:
+    run = await engine.start(basic.unserializable_argument)
+    message = await run.result(timeout=10)
+    assert "flows.basic:add" in message and "object" in message
+    assert basic.CALLS["add"] == 0
+    assert "step_scheduled" not in await kinds(run)
+
+
+async def test_unserializable_result_fails_the_step_without_retry(engine: wf.Engine) -> None:
+    run = await engine.start(basic.unserializable_result)
+    message = await run.result(timeout=10)
+    assert "flows.basic:returns_lock" in message
+    assert basic.CALLS["returns_lock"] == 1
+
+
+async def test_unserializable_workflow_input_is_refused(engine: wf.Engine) -> None:
+    import threading
+
+    with pytest.raises(wf.SerializationError, match="input of workflow flows.basic:sequential"):
+        await engine.start(basic.sequential, threading.Lock())  # type: ignore[arg-type]
+    assert await engine.store.list_runs() == []
+
+
+async def test_wrong_arguments_are_refused(engine: wf.Engine) -> None:
+    with pytest.raises(TypeError, match="wrong arguments for workflow flows.basic:sequential"):
+        await engine.start(basic.sequential, 1, 2)  # type: ignore[call-arg]
+
+
+async def test_non_workflow_is_refused(engine: wf.Engine) -> None:
+    with pytest.raises(wf.WorkflowError, match="is not a workflow"):
+        await engine.start(basic.add, 1, 2)  # type: ignore[arg-type]
+
+
+async def test_workflow_called_directly_explains_wf_start() -> None:
+    with pytest.raises(wf.NotInWorkflowError, match=r"wf\.start"):
+        await basic.sequential(3)
+
+
+async def test_step_called_outside_a_workflow_is_just_the_function() -> None:
+    assert await basic.add(2, 3) == 5
+    assert basic.blocking_mul(2, 3) == 6
+
+
+async def test_deterministic_values_survive_eviction_and_replay(db_url: str) -> None:
+    async with wf.Engine(db_url, poll_interval=0.02, evict_after=0.0) as engine:
+        run = await engine.start(basic.deterministic)
+        result = await run.result(timeout=10)
+    # The sleep evicted the run, so the second half ran after a replay of the first:
+    # values drawn before the sleep would differ if replay were not deterministic.
+    assert result["first"]["random"] != result["second"]["random"]
+    async with wf.Engine(db_url, worker=False) as engine:
+        events = [e async for e in engine.get_run(run.id).events()]
+    assert [e.kind for e in events][-3:] == ["timer_scheduled", "timer_fired", "run_completed"]
+    # Replaying the whole log in a fresh context reproduces the same result.
+    from wf.runtime._context import RunContext
+
+    ctx = RunContext(
+        run_id=run.id,
+        workflow_id="flows.basic:deterministic",
+        fn=basic.deterministic,
+        args=(),
+        kwargs={},
+        started_at=events[0].at,
+    )
+    ctx.replay(events[1:-1])
+    assert ctx.finished is not None
+    assert wf.runtime._serde.loads(ctx.finished[1] or "null") == result
+
+
+async def test_sleeping_run_is_evicted_and_resumed(db_url: str) -> None:
+    async with wf.Engine(db_url, poll_interval=0.02, evict_after=0.05) as engine:
+        run = await engine.start(basic.sleepy, 0.4)
+        for _ in range(100):
+            if await run.status() == "sleeping":
+                break
+            await asyncio.sleep(0.01)
+        assert await run.status() == "sleeping"
+        assert run.id not in engine._runs
+        result = await run.result(timeout=10)
+    assert result["value"] == 2 and result["slept"] >= 0.4
+
+
+async def test_cancel_runs_finally_compensation_and_reports_cancelled(engine: wf.Engine) -> None:
+    run = await engine.start(basic.compensating, 30)
+    for _ in range(200):
+        if "timer_scheduled" in await kinds(run):
+            break
+        await asyncio.sleep(0.01)
+    await run.cancel()
+    with pytest.raises(wf.RunCancelledError):
+        await run.result(timeout=10)
+    assert basic.CALLS["refund"] == 1
+    assert await run.status() == "cancelled"
+    with pytest.raises(wf.WorkflowError, match="already ended"):
+        await run.cancel()
+
+
+async def test_cancel_of_an_evicted_sleeping_run(db_url: str) -> None:
+    async with wf.Engine(db_url, poll_interval=0.02, evict_after=0.0) as engine:
+        run = await engine.start(basic.compensating, 30)
+        for _ in range(200):
+            if await run.status() == "sleeping":
+                break
+            await asyncio.sleep(0.01)
+        await run.cancel()
+        with pytest.raises(wf.RunCancelledError):
+            await run.result(timeout=10)
+    assert basic.CALLS["refund"] == 1
+
+
+async def test_workflow_metadata(engine: wf.Engine) -> None:
+    run = await engine.start(basic.metadata_flow, run_id="meta-1")
+    assert await run.result(timeout=10) == {
+        "run_id": "meta-1",
+        "workflow_id": "flows.basic:metadata_flow",
+        "attempt": 1,
+    }
+
+
+
+
+async def test_result_timeout(db_url: str) -> None:
+    async with wf.Engine(db_url, worker=False) as engine:
+        run = await engine.start(basic.sequential, 1)
+        with pytest.raises(TimeoutError):
+            await run.result(timeout=0.05)
+        assert await run.status() == "pending"
+        with pytest.raises(wf.RunNotFoundError):
+            await engine.get_run("nope").status()
+
+
+async def test_a_second_engine_finishes_a_run_started_without_worker(db_url: str) -> None:
+    async with wf.Engine(db_url, worker=False) as client:
+        run = await client.start(basic.sequential, 4)
+    async with wf.Engine(db_url, poll_interval=0.02) as worker:
+        assert await worker.get_run(run.id).result(timeout=10) == 6
