@@ -53,7 +53,14 @@ def _cache_key(module: str, source_path: str, data: bytes) -> bytes:
     return digest.digest()
 
 
-def _read_cache(path: str, key: bytes) -> types.CodeType | None:
+class _PassThrough:
+    """Cached verdict: the compiler leaves this source as it is."""
+
+
+_PASS_THROUGH = _PassThrough()
+
+
+def _read_cache(path: str, key: bytes) -> types.CodeType | _PassThrough | None:
     try:
         with open(path, "rb") as file:
             blob = file.read()
@@ -62,14 +69,17 @@ def _read_cache(path: str, key: bytes) -> types.CodeType | None:
     prefix = _HEADER + key
     if not blob.startswith(prefix):
         return None
+    payload = blob[len(prefix) :]
+    if not payload:
+        return _PASS_THROUGH
     try:
-        code = marshal.loads(blob[len(prefix) :])
+        code = marshal.loads(payload)
     except (EOFError, ValueError, TypeError):
         return None
     return code if isinstance(code, types.CodeType) else None
 
 
-def _write_cache(path: str, key: bytes, code: types.CodeType) -> None:
+def _write_cache(path: str, key: bytes, code: types.CodeType | None) -> None:
     if sys.dont_write_bytecode:
         return
     directory = os.path.dirname(path)
@@ -78,7 +88,7 @@ def _write_cache(path: str, key: bytes, code: types.CodeType) -> None:
         os.makedirs(directory, exist_ok=True)
         descriptor, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
         with os.fdopen(descriptor, "wb") as file:
-            file.write(_HEADER + key + marshal.dumps(code))
+            file.write(_HEADER + key + (b"" if code is None else marshal.dumps(code)))
         # Readers see the old file or the complete new one, never a partial write.
         os.replace(temporary, path)
         temporary = None
@@ -91,35 +101,63 @@ def _write_cache(path: str, key: bytes, code: types.CodeType) -> None:
                 os.unlink(temporary)
 
 
+def _prepare(
+    fullname: str, source_path: str, data: bytes, *, cache: bool
+) -> types.CodeType | Exception | None:
+    """A module's compiled code, the error to raise for it, or None if it needs no compiling."""
+    key = _cache_key(fullname, source_path, data)
+    cached_at = cache_path(source_path)
+    if cache:
+        cached = _read_cache(cached_at, key)
+        if isinstance(cached, _PassThrough):
+            return None
+        if cached is not None:
+            return cached
+    source = importlib.util.decode_source(data)
+    result = _transform.compile_source(source, module=fullname, path=source_path)
+    if result.errors:
+        if any(d.code == "WF000" for d in result.errors):
+            # Python's own SyntaxError, which every tool knows how to show.
+            try:
+                compile(data, source_path, "exec", dont_inherit=True)
+            except SyntaxError as error:
+                return error
+        return compile_error(result.diagnostics)
+    if result.code == source and not result.diagnostics:
+        # Mentions a directive without using one: leave it to the regular loaders
+        # (pytest's assertion rewriting among them).
+        if cache:
+            _write_cache(cached_at, key, None)
+        return None
+    # The user's file name, so tracebacks and inspect point at their source.
+    code = compile(result.code, source_path, "exec", dont_inherit=True)
+    if cache:
+        _write_cache(cached_at, key, code)
+    return code
+
+
 class _CompilingLoader(importlib.machinery.SourceFileLoader):
     """A source loader whose code object comes from the wf compiler (or its cache)."""
 
-    def __init__(self, fullname: str, path: str, *, cache: bool) -> None:
+    def __init__(
+        self, fullname: str, path: str, prepared: types.CodeType | Exception, *, cache: bool
+    ) -> None:
         super().__init__(fullname, path)
+        self._prepared: types.CodeType | Exception | None = prepared
         self._cache = cache
 
     def get_code(self, fullname: str) -> types.CodeType:
-        source_path = self.get_filename(fullname)
-        data = self.get_data(source_path)
-        key = _cache_key(fullname, source_path, data)
-        cached_at = cache_path(source_path)
-        if self._cache:
-            code = _read_cache(cached_at, key)
-            if code is not None:
-                return code
-        result = _transform.compile_source(
-            importlib.util.decode_source(data), module=fullname, path=source_path
-        )
-        if result.errors:
-            if any(d.code == "WF000" for d in result.errors):
-                # Let Python raise its own SyntaxError, which tools know how to show.
-                compile(data, source_path, "exec", dont_inherit=True)
-            raise compile_error(result.diagnostics)
-        # The user's file name, so tracebacks and inspect point at their source.
-        code = compile(result.code, source_path, "exec", dont_inherit=True)
-        if self._cache:
-            _write_cache(cached_at, key, code)
-        return code
+        prepared, self._prepared = self._prepared, None
+        if prepared is None:
+            # Asked again (runpy, a second exec): compile the file as it is now.
+            source_path = self.get_filename(fullname)
+            data = self.get_data(source_path)
+            prepared = _prepare(fullname, source_path, data, cache=self._cache)
+            if prepared is None:
+                return compile(data, source_path, "exec", dont_inherit=True)
+        if isinstance(prepared, Exception):
+            raise prepared
+        return prepared
 
 
 def _library_roots() -> tuple[str, ...]:
@@ -169,7 +207,10 @@ class _CompilingFinder(importlib.abc.MetaPathFinder):
             return None
         if not any(marker in data for marker in _MARKERS):
             return None
-        spec.loader = _CompilingLoader(fullname, spec.origin, cache=self.cache)
+        prepared = _prepare(fullname, spec.origin, data, cache=self.cache)
+        if prepared is None:
+            return None
+        spec.loader = _CompilingLoader(fullname, spec.origin, prepared, cache=self.cache)
         return spec
 
 

@@ -11,10 +11,10 @@ import libcst.matchers as m
 
 from wf.compiler._manifest import Kind
 
-__all__ = ["OPTIONS_QUALIFIED_NAMES", "OptionProblem", "read_options"]
+__all__ = ["OPTIONS_QUALIFIED_NAMES", "OptionProblem", "interval_problem", "read_options"]
 
 # Where ``options`` may resolve to: the public name, and the module defining it.
-OPTIONS_QUALIFIED_NAMES = frozenset({"wf.options", "wf._api.options"})
+OPTIONS_QUALIFIED_NAMES = frozenset({"wf.options", "wf._options.options"})
 
 _STEP_OPTIONS: Final = ("max_attempts", "backoff", "initial_interval", "max_interval", "timeout")
 _WORKFLOW_OPTIONS: Final = ("version", "schema", "timeout")
@@ -54,8 +54,8 @@ def _accepted(kind: Kind) -> str:
     return f"a {kind} accepts " + ", ".join(_ACCEPTED[kind])
 
 
-def _duration_problem(value: Any) -> str | None:
-    """Why ``value`` is not a duration, or None when it is one."""
+def _seconds(value: Any) -> float | str:
+    """``value`` as seconds, or why it is not a duration."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return f"expected a duration (seconds or a string like '30s'), got {value!r}"
     if isinstance(value, str):
@@ -63,36 +63,50 @@ def _duration_problem(value: Any) -> str | None:
         from wf.runtime._duration import parse_duration
 
         try:
-            parsed = parse_duration(value)
+            return parse_duration(value).total_seconds()
         except ValueError as error:
             return str(error)
-        if parsed.total_seconds() < 0:
-            return f"a duration cannot be negative: {value!r}"
-        return None
-    if value < 0:
-        return f"a duration cannot be negative: {value!r}"
-    return None
+    return float(value)
 
 
 def _value_problem(name: str, value: Any) -> str | None:
     if name == "max_attempts":
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if type(value) is not int or value < 1:
             return f"max_attempts must be an int >= 1, got {value!r}"
         return None
     if name == "backoff":
-        if value not in _BACKOFFS:
+        if not isinstance(value, str) or value not in _BACKOFFS:
             choices = ", ".join(repr(b) for b in _BACKOFFS)
             return f"backoff must be one of {choices}, got {value!r}"
         return None
     if name == "version":
-        if not isinstance(value, str) or not value:
+        if value is not None and (not isinstance(value, str) or not value):
             return f"version must be a non-empty str, got {value!r}"
         return None
     if name in _DURATIONS:
         if name == "timeout" and value is None:
             return None
-        problem = _duration_problem(value)
-        return None if problem is None else f"{name}: {problem}"
+        seconds = _seconds(value)
+        if isinstance(seconds, str):
+            return f"{name}: {seconds}"
+        # A zero timeout would fail every call before it starts: surely a mistake.
+        if seconds < 0 or (name == "timeout" and seconds == 0):
+            bound = "positive" if name == "timeout" else "zero or positive"
+            return f"{name} must be {bound}, got {value!r}"
+        return None
+    return None
+
+
+def interval_problem(options: dict[str, Any]) -> str | None:
+    """Why the literal retry intervals of a step contradict each other, if they do."""
+    initial, maximum = options.get("initial_interval"), options.get("max_interval")
+    if initial is None or maximum is None:
+        return None
+    initial_seconds, max_seconds = _seconds(initial), _seconds(maximum)
+    if isinstance(initial_seconds, str) or isinstance(max_seconds, str):
+        return None  # not literal: checked when the decorator runs
+    if initial_seconds > max_seconds:
+        return f"initial_interval ({initial!r}) is longer than max_interval ({maximum!r})"
     return None
 
 

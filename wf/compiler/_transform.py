@@ -30,7 +30,7 @@ from wf.compiler._diagnostics import Diagnostic
 from wf.compiler._directives import STEP, WORKFLOW, Directive, mentions_directive
 from wf.compiler._directives import misspelled_directive as _misspelled
 from wf.compiler._manifest import CompileResult, Kind, ManifestEntry
-from wf.compiler._options import OPTIONS_QUALIFIED_NAMES, read_options
+from wf.compiler._options import OPTIONS_QUALIFIED_NAMES, interval_problem, read_options
 
 __all__ = ["GLUE_ALIAS", "GLUE_FALLBACK", "GLUE_IMPORT", "compile_source"]
 
@@ -196,7 +196,13 @@ class _Compiler(cst.CSTTransformer):
         base = GLUE_ALIAS if self._alias is not None else GLUE_FALLBACK
         return cst.parse_statement(template.replace(GLUE_ALIAS, base) + "\n")
 
-    def _qualified_names(self, node: cst.CSTNode) -> list[str]:
+    def _qualified_names(self, node: cst.BaseExpression) -> list[str]:
+        # Only plain dotted names: LibCST also names `open("x").read` "builtins.open".
+        callee: cst.BaseExpression = node
+        while m.matches(callee, m.Attribute()):
+            callee = cst.ensure_type(callee, cst.Attribute).value
+        if not m.matches(callee, m.Name()):
+            return []
         names = self.get_metadata(QualifiedNameProvider, node, set())
         return sorted(n.name for n in names if n.source in _RESOLVED_SOURCES)
 
@@ -359,20 +365,14 @@ class _Compiler(cst.CSTTransformer):
             if m.matches(d.decorator, _OPTIONS | m.Call(func=_OPTIONS), metadata_resolver=self)
         ]
         name = node.name.value
-        for index, decorator in enumerate(found):
+        # Stacked decorators merge with the outer one winning, as they do at run time.
+        for decorator in reversed(found):
             if frame.role is None:
                 self._report(
                     decorator,
                     "WF011",
                     f"@wf.options has no effect: `{name}` is neither a step nor a workflow",
                     'start the body with "use step" or "use workflow", or remove the decorator',
-                )
-            elif index > 0:
-                self._report(
-                    decorator,
-                    "WF011",
-                    f"`{name}` has more than one @wf.options decorator",
-                    "merge them into one",
                 )
             elif not isinstance(decorator, cst.Call):
                 self._report(
@@ -382,7 +382,12 @@ class _Compiler(cst.CSTTransformer):
                 options, problems = read_options(decorator, frame.role, self._module.code_for_node)
                 for problem in problems:
                     self._report(problem.node, "WF011", problem.message, problem.suggestion)
-                frame.options = options
+                frame.options.update(options)
+        conflict = interval_problem(frame.options) if frame.role == "step" else None
+        if conflict is not None:
+            self._report(
+                found[0], "WF011", conflict, "raise max_interval or lower initial_interval"
+            )
 
     def visit_FunctionDef_body(self, node: cst.FunctionDef) -> None:
         # Decorators, defaults and annotations run at import; only the body is orchestration.
