@@ -323,10 +323,21 @@ def _describe(kind: str, name: str | None) -> str:
 
 
 def _user_frame() -> str:
+    """Where the workflow issued the operation: the first frame outside wf and asyncio.
+
+    A compiled step calls ``__wf__.call_step`` from its own first line, so the
+    frame right above that call is the step itself; the call site is above it.
+    """
     frame = sys._getframe(1)
+    skip_step_frame = False
     while frame is not None:
-        filename = frame.f_code.co_filename
-        if not filename.startswith((_WF_DIR, _ASYNCIO_DIR)) and "<frozen" not in filename:
+        code = frame.f_code
+        filename = code.co_filename
+        if filename.startswith((_WF_DIR, _ASYNCIO_DIR)) or "<frozen" in filename:
+            skip_step_frame = skip_step_frame or code.co_name == "call_step"
+        elif skip_step_frame:
+            skip_step_frame = False
+        else:
             return f", at {filename}:{frame.f_lineno}"
         frame = frame.f_back  # type: ignore[assignment]
     return ""

@@ -1,0 +1,110 @@
+"""Committed event logs replayed against today's code (tests/runtime/replay_fixtures/*.json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import wf
+from wf.runtime import _serde
+from wf.runtime._context import RunContext
+from wf.runtime._events import RUN_COMPLETED, STEP_COMPLETED, Event
+from wf.runtime._registry import resolve
+from wf.runtime._store import Commit
+
+FIXTURES = Path(__file__).parent / "replay_fixtures"
+
+
+def load(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+    data["events"] = [Event(*row) for row in data["events"]]
+    return data
+
+
+def replay(fixture: dict[str, Any], events: list[Event]) -> RunContext:
+    ctx = RunContext(
+        run_id=fixture["run_id"],
+        workflow_id=fixture["workflow"],
+        fn=resolve(fixture["workflow"]),
+        args=tuple(fixture["input"]["args"]),
+        kwargs=fixture["input"]["kwargs"],
+        started_at=events[0].at,
+    )
+    ctx.replay(events[1:])
+    return ctx
+
+
+def test_recorded_log_replays_to_the_recorded_result() -> None:
+    fixture = load("order_v1")
+    events = [e for e in fixture["events"] if e.kind != RUN_COMPLETED]
+    ctx = replay(fixture, events)
+    assert ctx.failure is None
+    assert ctx.finished is not None and ctx.finished[0] == RUN_COMPLETED
+    assert _serde.loads(ctx.finished[1] or "null") == fixture["expect"]["result"]
+    # A complete log leaves nothing to do: no step to start, no event to write.
+    assert ctx.take() == ([], [])
+
+
+@pytest.mark.parametrize("name", ["order_reordered", "order_shorter"])
+def test_changed_code_raises_nondeterminism_naming_the_operations(name: str) -> None:
+    fixture = load(name)
+    ctx = replay(fixture, fixture["events"])
+    assert isinstance(ctx.failure, wf.NondeterminismError)
+    message = str(ctx.failure)
+    for needle in fixture["expect"]["nondeterminism"]:
+        assert needle in message
+    assert fixture["run_id"] in message and fixture["workflow"] in message
+
+
+def test_every_prefix_of_the_log_replays_without_error() -> None:
+    fixture = load("order_v1")
+    events = fixture["events"]
+    for cut in range(1, len(events)):
+        ctx = replay(fixture, events[:cut])
+        assert ctx.failure is None, f"prefix of {cut} events"
+
+
+async def seed_run(engine: wf.Engine, fixture: dict[str, Any], events: list[Event]) -> str:
+    run_id: str = fixture["run_id"]
+    payload = _serde.dumps(fixture["input"])
+    await engine.store.create_run(run_id, fixture["workflow"], payload, events[0].at, events[0].at)
+    await engine.store.commit(Commit(events=[e.as_row(run_id) for e in events[1:]]), "seeder")
+    return run_id
+
+
+async def test_worker_resumes_a_recorded_log_without_repeating_steps(db_url: str) -> None:
+    fixture = load("order_v1")
+    # Cut the log just before the shipping step completed: only that step may run again.
+    last = max(i for i, e in enumerate(fixture["events"]) if e.kind == STEP_COMPLETED)
+    events = fixture["events"][:last]
+    async with wf.Engine(db_url, worker=False) as client:
+        run_id = await seed_run(client, fixture, events)
+    async with wf.Engine(db_url, poll_interval=0.02) as worker:
+        run = worker.get_run(run_id)
+        assert await run.result(timeout=10) == fixture["expect"]["result"]
+        log = [e async for e in run.events()]
+    completed = [e.name for e in log if e.kind == STEP_COMPLETED]
+    assert completed == [e.name for e in fixture["events"] if e.kind == STEP_COMPLETED]
+    assert [(e.seq, e.kind, e.data) for e in log[1 : len(events)]] == [
+        (e.seq, e.kind, e.data) for e in events[1:]
+    ]
+
+
+async def test_nondeterministic_run_fails_and_keeps_its_log(db_url: str) -> None:
+    fixture = load("order_reordered")
+    events = [e for e in fixture["events"] if e.kind != RUN_COMPLETED]
+    async with wf.Engine(db_url, worker=False) as client:
+        run_id = await seed_run(client, fixture, events)
+    async with wf.Engine(db_url, poll_interval=0.02) as worker:
+        run = worker.get_run(run_id)
+        with pytest.raises(wf.RunFailedError) as info:
+            await run.result(timeout=10)
+        log = [e async for e in run.events()]
+    assert info.value.error_type.endswith("NondeterminismError")
+    assert "step flows.replay:reserve" in info.value.error_message
+    assert [(e.seq, e.kind, e.cid, e.name, e.data) for e in log[1:]] == [
+        (e.seq, e.kind, e.cid, e.name, e.data) for e in events[1:]
+    ]
