@@ -253,8 +253,6 @@ async def test_workflow_metadata(engine: wf.Engine) -> None:
     }
 
 
-
-
 async def test_result_timeout(db_url: str) -> None:
     async with wf.Engine(db_url, worker=False) as engine:
         run = await engine.start(basic.sequential, 1)
