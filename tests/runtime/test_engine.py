@@ -128,7 +128,7 @@ async def test_idempotent_run_id(engine: wf.Engine) -> None:
     assert first.id == second.id == "order-1"
     assert await second.result(timeout=10) == 3
     assert basic.CALLS["add"] == 3
-    with pytest.raises(wf.WorkflowError, match="already used by a run of flows.basic:sequential"):
+    with pytest.raises(wf.WorkflowError, match=r"already used by a run of flows\.basic:sequential"):
         await engine.start(basic.parallel, run_id="order-1")
 
 
@@ -152,13 +152,13 @@ async def test_unserializable_result_fails_the_step_without_retry(engine: wf.Eng
 async def test_unserializable_workflow_input_is_refused(engine: wf.Engine) -> None:
     import threading
 
-    with pytest.raises(wf.SerializationError, match="input of workflow flows.basic:sequential"):
+    with pytest.raises(wf.SerializationError, match=r"input of workflow flows\.basic:sequential"):
         await engine.start(basic.sequential, threading.Lock())  # type: ignore[arg-type]
     assert await engine.store.list_runs() == []
 
 
 async def test_wrong_arguments_are_refused(engine: wf.Engine) -> None:
-    with pytest.raises(TypeError, match="wrong arguments for workflow flows.basic:sequential"):
+    with pytest.raises(TypeError, match=r"wrong arguments for workflow flows\.basic:sequential"):
         await engine.start(basic.sequential, 1, 2)  # type: ignore[call-arg]
 
 
