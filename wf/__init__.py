@@ -44,6 +44,7 @@ def install_import_hook(*, cache: bool = True) -> None:
 
     install(cache=cache)
 
+
 __all__ = [
     "CompileError",
     "Engine",

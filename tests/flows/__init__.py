@@ -1,1 +1,1 @@
-"""Workflow modules used by the tests (compiled by the import hook installed in conftest)."""
+"""Workflow modules and helpers used by the tests (compiled by the import hook in conftest)."""

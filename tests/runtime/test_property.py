@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 import wf
 from flows import shapes
+from flows.seeding import seed_run
 from wf.runtime import _serde
 from wf.runtime._context import RunContext
 from wf.runtime._events import (
@@ -27,7 +28,6 @@ from wf.runtime._events import (
     STEP_FAILED,
     Event,
 )
-from wf.runtime._store import Commit
 
 values = st.integers(min_value=0, max_value=99)
 operation = st.one_of(
@@ -104,12 +104,7 @@ async def check(program: list[list[Any]]) -> None:
             for cut in range(1, len(log)):
                 run_id = f"{run.id}-cut{cut}"
                 prefix = log[:cut]
-                await engine.store.create_run(
-                    run_id, "flows.shapes:shape", payload, log[0].at, log[0].at
-                )
-                await engine.store.commit(
-                    Commit(events=[e.as_row(run_id) for e in prefix[1:]]), "seeder"
-                )
+                seed_run(engine.store, run_id, "flows.shapes:shape", payload, prefix)
                 copies[run_id] = prefix
             engine.poke()
             for run_id, prefix in copies.items():

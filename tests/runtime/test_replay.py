@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 import wf
+from flows.seeding import seed_run
 from wf.runtime import _serde
 from wf.runtime._context import RunContext
 from wf.runtime._events import RUN_COMPLETED, STEP_COMPLETED, Event
 from wf.runtime._registry import resolve
-from wf.runtime._store import Commit
 
 FIXTURES = Path(__file__).parent / "replay_fixtures"
 
@@ -67,11 +67,9 @@ def test_every_prefix_of_the_log_replays_without_error() -> None:
         assert ctx.failure is None, f"prefix of {cut} events"
 
 
-async def seed_run(engine: wf.Engine, fixture: dict[str, Any], events: list[Event]) -> str:
+async def seed_fixture(engine: wf.Engine, fixture: dict[str, Any], events: list[Event]) -> str:
     run_id: str = fixture["run_id"]
-    payload = _serde.dumps(fixture["input"])
-    await engine.store.create_run(run_id, fixture["workflow"], payload, events[0].at, events[0].at)
-    await engine.store.commit(Commit(events=[e.as_row(run_id) for e in events[1:]]), "seeder")
+    seed_run(engine.store, run_id, fixture["workflow"], _serde.dumps(fixture["input"]), events)
     return run_id
 
 
@@ -81,15 +79,15 @@ async def test_worker_resumes_a_recorded_log_without_repeating_steps(db_url: str
     last = max(i for i, e in enumerate(fixture["events"]) if e.kind == STEP_COMPLETED)
     events = fixture["events"][:last]
     async with wf.Engine(db_url, worker=False) as client:
-        run_id = await seed_run(client, fixture, events)
+        run_id = await seed_fixture(client, fixture, events)
     async with wf.Engine(db_url, poll_interval=0.02) as worker:
         run = worker.get_run(run_id)
         assert await run.result(timeout=10) == fixture["expect"]["result"]
         log = [e async for e in run.events()]
     completed = [e.name for e in log if e.kind == STEP_COMPLETED]
     assert completed == [e.name for e in fixture["events"] if e.kind == STEP_COMPLETED]
-    assert [(e.seq, e.kind, e.data) for e in log[1 : len(events)]] == [
-        (e.seq, e.kind, e.data) for e in events[1:]
+    assert [(e.seq, e.kind, e.data) for e in log[: len(events)]] == [
+        (e.seq, e.kind, e.data) for e in events
     ]
 
 
@@ -97,7 +95,7 @@ async def test_nondeterministic_run_fails_and_keeps_its_log(db_url: str) -> None
     fixture = load("order_reordered")
     events = [e for e in fixture["events"] if e.kind != RUN_COMPLETED]
     async with wf.Engine(db_url, worker=False) as client:
-        run_id = await seed_run(client, fixture, events)
+        run_id = await seed_fixture(client, fixture, events)
     async with wf.Engine(db_url, poll_interval=0.02) as worker:
         run = worker.get_run(run_id)
         with pytest.raises(wf.RunFailedError) as info:
@@ -105,6 +103,6 @@ async def test_nondeterministic_run_fails_and_keeps_its_log(db_url: str) -> None
         log = [e async for e in run.events()]
     assert info.value.error_type.endswith("NondeterminismError")
     assert "step flows.replay:reserve" in info.value.error_message
-    assert [(e.seq, e.kind, e.cid, e.name, e.data) for e in log[1:]] == [
-        (e.seq, e.kind, e.cid, e.name, e.data) for e in events[1:]
+    assert [(e.seq, e.kind, e.cid, e.name, e.data) for e in log] == [
+        (e.seq, e.kind, e.cid, e.name, e.data) for e in events
     ]

@@ -32,7 +32,9 @@ Ts = TypeVarTuple("Ts")
 T = TypeVar("T")
 
 _current: contextvars.ContextVar[Engine | None] = contextvars.ContextVar("wf_engine", default=None)
-_defaults: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Engine] = weakref.WeakKeyDictionary()
+_defaults: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Engine] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class Engine(EngineCore):

@@ -97,7 +97,9 @@ class RunContext:
         self.attempt = attempt
         self.clock = started_at
         self.random = random.Random(run_id)
-        self.loop = WorkflowLoop(self)
+        # The loop implements what workflow code can reach; the I/O half of
+        # AbstractEventLoop stays abstract on purpose (it raises NotImplementedError).
+        self.loop = WorkflowLoop(self)  # type: ignore[abstract]
         self._fn = fn
         self._args = args
         self._kwargs = kwargs
@@ -226,12 +228,14 @@ class RunContext:
             else:
                 attempt, retry_at = retry
                 self.effects.append(
-                    StartStep(cid, self.step_names[cid], recorded.data or "{}", attempt + 1, retry_at)
+                    StartStep(
+                        cid, self.step_names[cid], recorded.data or "{}", attempt + 1, retry_at
+                    )
                 )
         for cid in self.timers:
-            recorded = self._recorded.get(cid)
-            if recorded is not None:
-                fire_at = float(_serde.loads(recorded.data or "{}")["fire_at"])
+            timer = self._recorded.get(cid)
+            if timer is not None:
+                fire_at = float(_serde.loads(timer.data or "{}")["fire_at"])
                 self.effects.append(ArmTimer(cid, fire_at))
         self._recorded = {}
 
@@ -293,7 +297,7 @@ class RunContext:
         if self.closed:
             return
         self.closed = True
-        tasks = [t for t in asyncio.tasks._all_tasks if t.get_loop() is self.loop and not t.done()]
+        tasks = asyncio.all_tasks(self.loop)
         previous = asyncio.events._get_running_loop()
         asyncio.events._set_running_loop(self.loop)
         try:
@@ -301,7 +305,7 @@ class RunContext:
                 task._log_destroy_pending = False  # type: ignore[attr-defined]
                 coro = task.get_coro()
                 try:
-                    coro.close()  # type: ignore[union-attr]
+                    coro.close()
                 except BaseException:
                     pass  # a finally block that tried to keep working; it is abandoned
         finally:

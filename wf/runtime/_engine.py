@@ -151,6 +151,11 @@ class EngineCore:
         await self.store.close()
         self._opened = False
 
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            raise RuntimeError("the engine is not open (use `async with wf.Engine(...)`)")
+        return self._loop
+
     def poke(self) -> None:
         """Wake the poller now (a run was started or became due)."""
         self._wakeup.set()
@@ -258,14 +263,16 @@ class EngineCore:
             self._maybe_evict(live)
 
     def _start_step(self, live: _Live, effect: StartStep) -> None:
-        loop = self._loop
-        assert_loop(loop)
+        loop = self._running_loop()
         if effect.at is not None:
             delay = effect.at - time.time()
             if delay > 0:
                 live.wake_at[-1 - effect.cid] = effect.at
                 live.retries[effect.cid] = loop.call_later(
-                    delay, self._retry_due, live, StartStep(effect.cid, effect.step_id, effect.arguments, effect.attempt)
+                    delay,
+                    self._retry_due,
+                    live,
+                    StartStep(effect.cid, effect.step_id, effect.arguments, effect.attempt),
                 )
                 return
         live.steps[effect.cid] = loop.create_task(self._run_step(live, effect))
@@ -297,9 +304,13 @@ class EngineCore:
                 else:
                     if self._threads is None:
                         self._threads = ThreadPoolExecutor(thread_name_prefix="wf-step")
-                    call = functools.partial(contextvars.copy_context().run, spec.fn, *args, **kwargs)
+                    call = functools.partial(
+                        contextvars.copy_context().run, spec.fn, *args, **kwargs
+                    )
                     awaitable = asyncio.get_running_loop().run_in_executor(self._threads, call)
-                result = await (awaitable if timeout is None else asyncio.wait_for(awaitable, timeout))
+                result = await (
+                    awaitable if timeout is None else asyncio.wait_for(awaitable, timeout)
+                )
             finally:
                 step_metadata_var.reset(token)
             data = _serde.dumps(result, where=f"result of step {effect.step_id}")
@@ -325,7 +336,10 @@ class EngineCore:
             return
         options = spec.options if spec is not None else StepOptions()
         error = _serde.encode_exception(exc)
-        final = isinstance(exc, FatalError | SerializationError) or effect.attempt >= options.max_attempts
+        final = (
+            isinstance(exc, FatalError | SerializationError)
+            or effect.attempt >= options.max_attempts
+        )
         if final:
             data = _serde.dumps({"error": error, "attempt": effect.attempt})
             self._append_delivery(live, STEP_FAILED, effect.cid, effect.step_id, data)
@@ -337,7 +351,9 @@ class EngineCore:
         retry_at = time.time() + delay
         data = _serde.dumps({"error": error, "attempt": effect.attempt, "retry_at": retry_at})
         self._append(live, STEP_RETRYING, effect.cid, effect.step_id, data)
-        retry = StartStep(effect.cid, effect.step_id, effect.arguments, effect.attempt + 1, retry_at)
+        retry = StartStep(
+            effect.cid, effect.step_id, effect.arguments, effect.attempt + 1, retry_at
+        )
         self._after.append(functools.partial(self._schedule_retry, live, retry))
 
     def _schedule_retry(self, live: _Live, retry: StartStep) -> None:
@@ -346,8 +362,7 @@ class EngineCore:
             self._maybe_evict(live)
 
     def _arm_timer(self, live: _Live, effect: ArmTimer) -> None:
-        loop = self._loop
-        assert_loop(loop)
+        loop = self._running_loop()
         live.wake_at[effect.cid] = effect.fire_at
         live.timers[effect.cid] = loop.call_later(
             max(0.0, effect.fire_at - time.time()), self._timer_fired, live, effect.cid
@@ -387,7 +402,9 @@ class EngineCore:
         log.error("wf: %s", ctx.failure)
         ctx.take()  # nothing the failed replay issued is written
         self._commit.updates.append(
-            RunUpdate(ctx.run_id, status="failed", error=error, set_wake=True, wake_at=None, release=True)
+            RunUpdate(
+                ctx.run_id, status="failed", error=error, set_wake=True, wake_at=None, release=True
+            )
         )
         self._dirty.set()
         self._after.append(functools.partial(self._notify, ctx.run_id))
@@ -536,11 +553,6 @@ class EngineCore:
                 waiters.remove(fut)
                 if not waiters:
                     del self._waiters[run_id]
-
-
-def assert_loop(loop: asyncio.AbstractEventLoop | None) -> None:
-    if loop is None:
-        raise RuntimeError("the engine is not open (use `async with wf.Engine(...)`)")
 
 
 def _pid_alive(pid: int) -> bool:

@@ -53,5 +53,7 @@ class Event:
     data: str | None
     at: float
 
-    def as_row(self, run_id: str) -> tuple[str, int, str, int | None, str | None, str | None, float]:
+    def as_row(
+        self, run_id: str
+    ) -> tuple[str, int, str, int | None, str | None, str | None, float]:
         return (run_id, self.seq, self.kind, self.cid, self.name, self.data, self.at)

@@ -196,7 +196,7 @@ async def wait(
     return_when: str = asyncio.ALL_COMPLETED,
 ) -> tuple[set[asyncio.Future[T]], set[asyncio.Future[T]]]:
     if current_loop() is None:
-        return await asyncio.wait(fs, timeout=timeout, return_when=return_when)  # type: ignore[type-var]
+        return await asyncio.wait(fs, timeout=timeout, return_when=return_when)  # type: ignore[arg-type]
     futures = [asyncio.ensure_future(f) for f in fs]
     done, pending = await asyncio.wait(futures, timeout=timeout, return_when=return_when)
     return (

@@ -15,7 +15,8 @@ import contextvars
 from asyncio import events
 from collections import deque
 from collections.abc import Callable, Coroutine, Generator
-from typing import TYPE_CHECKING, Any, TypeVar
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple, Unpack
 
 from wf._errors import NotInWorkflowError
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["WorkflowLoop", "current_loop"]
 
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 _get_running_loop = events._get_running_loop
 _set_running_loop = events._set_running_loop
@@ -69,8 +71,8 @@ class WorkflowLoop(asyncio.AbstractEventLoop):
 
     def call_soon(
         self,
-        callback: Callable[..., object],
-        *args: Any,
+        callback: Callable[[Unpack[Ts]], object],
+        *args: Unpack[Ts],
         context: contextvars.Context | None = None,
     ) -> asyncio.Handle:
         handle = asyncio.Handle(callback, args, self, context)
@@ -80,8 +82,8 @@ class WorkflowLoop(asyncio.AbstractEventLoop):
     def call_later(
         self,
         delay: float,
-        callback: Callable[..., object],
-        *args: Any,
+        callback: Callable[[Unpack[Ts]], object],
+        *args: Unpack[Ts],
         context: contextvars.Context | None = None,
     ) -> asyncio.TimerHandle:
         return self.call_at(self.ctx.clock + delay, callback, *args, context=context)
@@ -89,8 +91,8 @@ class WorkflowLoop(asyncio.AbstractEventLoop):
     def call_at(
         self,
         when: float,
-        callback: Callable[..., object],
-        *args: Any,
+        callback: Callable[[Unpack[Ts]], object],
+        *args: Unpack[Ts],
         context: contextvars.Context | None = None,
     ) -> asyncio.TimerHandle:
         handle = asyncio.TimerHandle(when, callback, args, self, context)
@@ -107,7 +109,7 @@ class WorkflowLoop(asyncio.AbstractEventLoop):
     def create_future(self) -> asyncio.Future[Any]:
         return asyncio.Future(loop=self)
 
-    def create_task(  # type: ignore[override]
+    def create_task(
         self,
         coro: Coroutine[Any, Any, T] | Generator[Any, None, T],
         *,
@@ -153,13 +155,20 @@ class WorkflowLoop(asyncio.AbstractEventLoop):
     def _forbidden(self, what: str) -> NotInWorkflowError:
         return NotInWorkflowError(
             f"{what} is not allowed in a workflow body: it is not deterministic on replay."
-            " Move it into a step (a function marked \"use step\")."
+            ' Move it into a step (a function marked "use step").'
         )
 
-    def call_soon_threadsafe(self, *args: Any, **kwargs: Any) -> asyncio.Handle:
+    def call_soon_threadsafe(
+        self,
+        callback: Callable[[Unpack[Ts]], object],
+        *args: Unpack[Ts],
+        context: contextvars.Context | None = None,
+    ) -> asyncio.Handle:
         raise self._forbidden("call_soon_threadsafe")
 
-    def run_in_executor(self, *args: Any, **kwargs: Any) -> Any:
+    def run_in_executor(
+        self, executor: Executor | None, func: Callable[[Unpack[Ts]], T], *args: Unpack[Ts]
+    ) -> asyncio.Future[T]:
         raise self._forbidden("run_in_executor (threads)")
 
     def run_forever(self) -> None:

@@ -34,11 +34,15 @@ def resolve(target_id: str) -> Any:
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
-            raise WorkflowError(f"cannot import module {module_name!r} for {target_id}: {exc}") from exc
+            raise WorkflowError(
+                f"cannot import module {module_name!r} for {target_id}: {exc}"
+            ) from exc
     try:
         return _qualname_get(module, qualname)
     except AttributeError as exc:
-        raise WorkflowError(f"module {module_name!r} has no {qualname!r} (needed for {target_id})") from exc
+        raise WorkflowError(
+            f"module {module_name!r} has no {qualname!r} (needed for {target_id})"
+        ) from exc
 
 
 @dataclass(slots=True)
@@ -99,13 +103,13 @@ def workflow_id_of(fn: Any) -> str:
     name = getattr(fn, "__qualname__", repr(fn))
     if not callable(fn) or getattr(fn, "__doc__", None) != "use workflow":
         raise WorkflowError(
-            f"{name} is not a workflow: mark it with \"use workflow\" as the first statement"
+            f'{name} is not a workflow: mark it with "use workflow" as the first statement'
             " of an `async def` body"
         )
     code = getattr(fn, "__code__", None)
     if code is None or "enter_workflow" not in code.co_names:
         raise WorkflowError(
-            f"{fn.__module__}.{name} is marked \"use workflow\" but its module was imported"
+            f'{fn.__module__}.{name} is marked "use workflow" but its module was imported'
             " without the wf compiler: call wf.install_import_hook() before importing it,"
             " or run it with `wf run module:function`"
         )
