@@ -69,7 +69,7 @@ class Engine(EngineCore):
     async def start(
         self,
         fn: Callable[[Unpack[Ts]], Awaitable[T]],
-        *args: Unpack[Ts],
+        *args: *Ts,
         run_id: str | None = None,
         start_at: Any = None,
         **kwargs: Any,
@@ -134,7 +134,7 @@ class Run(Generic[T]):
         return record
 
     async def status(self) -> str:
-        """``pending``, ``running``, ``sleeping``, ``waiting``, ``completed``, ``failed`` or ``cancelled``."""
+        """One of pending, running, sleeping, waiting, completed, failed, cancelled."""
         return (await self._record()).status
 
     async def result(self, timeout: float | None = None) -> T:
@@ -198,7 +198,7 @@ def current_engine() -> Engine:
 
 async def start(
     fn: Callable[[Unpack[Ts]], Awaitable[T]],
-    *args: Unpack[Ts],
+    *args: *Ts,
     run_id: str | None = None,
     start_at: Any = None,
     **kwargs: Any,

@@ -15,6 +15,7 @@ the log recorded at the same position raises ``NondeterminismError``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import sys
@@ -303,11 +304,9 @@ class RunContext:
         try:
             for task in tasks:
                 task._log_destroy_pending = False  # type: ignore[attr-defined]
-                coro = task.get_coro()
-                try:
-                    coro.close()
-                except BaseException:
-                    pass  # a finally block that tried to keep working; it is abandoned
+                # A finally block that tried to keep working raises here; it is abandoned.
+                with contextlib.suppress(BaseException):
+                    task.get_coro().close()
         finally:
             asyncio.events._set_running_loop(previous)
         self.loop.close()

@@ -16,6 +16,7 @@ lease held by a dead process on this host is taken over at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import logging
@@ -458,10 +459,8 @@ class EngineCore:
             if claimed and len(self._runs) < self.concurrency:
                 await asyncio.sleep(0)
                 continue
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
-            except TimeoutError:
-                pass
             self._wakeup.clear()
 
     async def _claim_some(self) -> int:

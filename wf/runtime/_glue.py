@@ -78,8 +78,9 @@ def call_step(step_id: str, arguments: dict[str, Any]) -> asyncio.Future[Any]:
 def enter_workflow(workflow_id: str) -> None:
     if current_loop() is None:
         raise NotInWorkflowError(
-            f"{workflow_id} is a workflow: start it with `await wf.start({workflow_id.split(':')[-1]}, ...)`"
-            " (or `wf run`), or await it from inside another workflow"
+            f"{workflow_id} is a workflow: start it with"
+            f" `await wf.start({workflow_id.split(':')[-1]}, ...)` (or `wf run`),"
+            " or await it from inside another workflow"
         )
 
 
@@ -134,7 +135,7 @@ def datetime_now(tz: _dt.tzinfo | None = None) -> _dt.datetime:
 
 
 def datetime_utcnow() -> _dt.datetime:
-    return datetime_now(_dt.timezone.utc).replace(tzinfo=None)
+    return datetime_now(_dt.UTC).replace(tzinfo=None)
 
 
 def datetime_today() -> _dt.datetime:

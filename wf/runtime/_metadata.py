@@ -51,7 +51,7 @@ def get_workflow_metadata() -> WorkflowMetadata:
         run_id=ctx.run_id,
         workflow_id=ctx.workflow_id,
         version=None,
-        started_at=_dt.datetime.fromtimestamp(ctx.started_at, _dt.timezone.utc),
+        started_at=_dt.datetime.fromtimestamp(ctx.started_at, _dt.UTC),
         attempt=ctx.attempt,
     )
 

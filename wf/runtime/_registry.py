@@ -22,7 +22,7 @@ def _qualname_get(obj: Any, qualname: str) -> Any:
 
 
 def resolve(target_id: str) -> Any:
-    """Import the module of ``module:qualname`` (through the wf import hook) and return the object."""
+    """Import the module of ``module:qualname`` (through the import hook); return the object."""
     module_name, sep, qualname = target_id.partition(":")
     if not sep or not module_name or not qualname:
         raise WorkflowError(f"malformed id {target_id!r}: expected 'package.module:function'")

@@ -80,8 +80,8 @@ def now() -> _dt.datetime:
     """The current time as an aware UTC datetime; in a workflow, the replayed clock."""
     loop = current_loop()
     if loop is None:
-        return _dt.datetime.now(_dt.timezone.utc)
-    return _dt.datetime.fromtimestamp(loop.time(), _dt.timezone.utc)
+        return _dt.datetime.now(_dt.UTC)
+    return _dt.datetime.fromtimestamp(loop.time(), _dt.UTC)
 
 
 def random() -> float:
