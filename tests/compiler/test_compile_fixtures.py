@@ -36,7 +36,7 @@ _ALIAS = "__wf__"
 _FALLBACK = '__import__("wf.runtime._glue").runtime._glue'
 _APPENDED = re.compile(r'(\w+) = __wf__\.step_function\("[\w.:]+"\)\(\1\)')
 _GUARD = re.compile(
-    r'(?P<indent>\s*)if __wf__\.in_workflow\(\): return (?:await )?'
+    r"(?P<indent>\s*)if __wf__\.in_workflow\(\): return (?:await )?"
     r'__wf__\.call_step\("[\w.:]+", locals\(\)\)(?P<rest>.*)'
 )
 _DECORATOR = re.compile(r'@__wf__\.step_function\("[\w.:]+"\)(?:\s+(?P<comment>#.*))?')

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from typing import Final, Literal
 
@@ -9,6 +10,7 @@ __all__ = [
     "STEP",
     "WORKFLOW",
     "Directive",
+    "has_directive_statement",
     "mentions_directive",
     "misspelled_directive",
 ]
@@ -72,3 +74,24 @@ def mentions_directive(source: str) -> bool:
     if STEP in source or WORKFLOW in source:
         return True
     return any(misspelled_directive(match[2]) for match in _QUOTED.finditer(source))
+
+
+def has_directive_statement(tree: ast.Module) -> bool:
+    """Whether any body holds a directive, or a near miss as its first statement.
+
+    Run on Python's own (fast) syntax tree before the much slower LibCST
+    metadata pass, so files that only quote a directive stay cheap.
+    """
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if not isinstance(body, list):
+            continue
+        for index, statement in enumerate(body):
+            if not (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)):
+                continue
+            text = statement.value.value
+            if isinstance(text, str) and (
+                text in _DIRECTIVES or (index == 0 and misspelled_directive(text) is not None)
+            ):
+                return True
+    return False

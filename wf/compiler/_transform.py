@@ -27,7 +27,13 @@ from libcst.metadata import (
 
 from wf.compiler._calls import PATH_IO_METHODS, PATH_TYPES, rejection_for, replacement_for
 from wf.compiler._diagnostics import Diagnostic
-from wf.compiler._directives import STEP, WORKFLOW, Directive, mentions_directive
+from wf.compiler._directives import (
+    STEP,
+    WORKFLOW,
+    Directive,
+    has_directive_statement,
+    mentions_directive,
+)
 from wf.compiler._directives import misspelled_directive as _misspelled
 from wf.compiler._manifest import CompileResult, Kind, ManifestEntry
 from wf.compiler._options import OPTIONS_QUALIFIED_NAMES, interval_problem, read_options
@@ -514,24 +520,9 @@ class _Compiler(cst.CSTTransformer):
         return updated_node
 
 
-def _syntax_error(source: str, path: str, error: cst.ParserSyntaxError) -> Diagnostic:
-    # Python's own parser locates syntax errors better than LibCST's.
-    try:
-        ast.parse(source, filename=path)
-    except SyntaxError as python_error:
-        return Diagnostic(
-            path,
-            python_error.lineno or 1,
-            python_error.offset or 1,
-            "WF000",
-            f"invalid syntax: {python_error.msg}",
-        )
+def _syntax_error(path: str, error: SyntaxError) -> Diagnostic:
     return Diagnostic(
-        path,
-        error.raw_line,
-        error.raw_column + 1,
-        "WF000",
-        f"the wf compiler cannot parse this file: {error.message}",
+        path, error.lineno or 1, error.offset or 1, "WF000", f"invalid syntax: {error.msg}"
     )
 
 
@@ -540,14 +531,29 @@ def compile_source(source: str, *, module: str, path: str) -> CompileResult:
 
     ``module`` is the dotted module name used in ids (``"pkg.mod:name"``) and
     ``path`` is reported in diagnostics and the manifest. A source without a
-    directive is returned unchanged, without being parsed.
+    directive is returned unchanged.
     """
     if not mentions_directive(source):
+        return CompileResult(source, [], [])
+    # Python's parser is fast and locates syntax errors best; LibCST's metadata
+    # pass is slow, so it only runs when a directive is really there.
+    try:
+        syntax = ast.parse(source, filename=path)
+    except SyntaxError as error:
+        return CompileResult(source, [], [_syntax_error(path, error)])
+    if not has_directive_statement(syntax):
         return CompileResult(source, [], [])
     try:
         tree = cst.parse_module(source)
     except cst.ParserSyntaxError as error:
-        return CompileResult(source, [], [_syntax_error(source, path, error)])
+        diagnostic = Diagnostic(
+            path,
+            error.raw_line,
+            error.raw_column + 1,
+            "WF000",
+            f"the wf compiler cannot parse this file: {error.message}",
+        )
+        return CompileResult(source, [], [diagnostic])
     wrapper = MetadataWrapper(tree, unsafe_skip_copy=True)
     compiler = _Compiler(wrapper.module, module, path)
     compiled = wrapper.visit(compiler)
