@@ -103,6 +103,7 @@ class EngineCore:
         self._commit = Commit()
         self._after: list[Callable[[], None]] = []
         self._dirty = asyncio.Event()
+        self._flush_pending = False
         self._wakeup = asyncio.Event()
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -120,7 +121,13 @@ class EngineCore:
         self._loop = asyncio.get_running_loop()
         await self.store.open()
         self._opened = True
-        self._tasks.append(asyncio.create_task(self._flusher(), name="wf-flusher"))
+        # A store that commits without suspending (SQLite) is flushed from a plain
+        # callback: one loop turn per tick instead of waking a flusher task.
+        self._commit_sync: Callable[[Commit, str], list[str]] | None = getattr(
+            self.store, "commit_sync", None
+        )
+        if self._commit_sync is None:
+            self._tasks.append(asyncio.create_task(self._flusher(), name="wf-flusher"))
         if self.worker:
             self._tasks.append(asyncio.create_task(self._poller(), name="wf-poller"))
             self._tasks.append(asyncio.create_task(self._heartbeat(), name="wf-heartbeat"))
@@ -169,7 +176,7 @@ class EngineCore:
         event = Event(live.seq, kind, cid, name, data, time.time())
         live.seq += 1
         self._commit.events.append(event.as_row(live.ctx.run_id))
-        self._dirty.set()
+        self._kick()
         return event
 
     def _append_delivery(
@@ -180,6 +187,55 @@ class EngineCore:
         self._after.append(functools.partial(self._deliver, live, event))
         return event
 
+    def _kick(self) -> None:
+        """Ask for a flush of the commit buffer at the end of this loop turn."""
+        if self._flush_pending:
+            return
+        self._flush_pending = True
+        if self._commit_sync is None:
+            self._dirty.set()
+        elif self._loop is not None:
+            # Scheduled behind the callbacks already queued, such as the first turn of
+            # steps just started, so a step that finishes at once joins this commit.
+            self._loop.call_soon(self._flush_now)
+
+    def _flush_now(self) -> None:
+        self._flush_pending = False
+        commit, after = self._commit, self._after
+        if not commit and not after:
+            return
+        self._commit, self._after = Commit(), []
+        commit_sync = self._commit_sync
+        if commit_sync is None:
+            return
+        try:
+            lost = commit_sync(commit, self.worker_id)
+        except Exception:
+            log.exception("wf: commit failed; retrying")
+            self._requeue(commit, after)
+            if self._loop is not None:
+                self._loop.call_later(0.05, self._kick)
+            return
+        self._committed(lost, after)
+
+    def _requeue(self, commit: Commit, after: list[Callable[[], None]]) -> None:
+        commit.events += self._commit.events
+        commit.updates += self._commit.updates
+        commit.consumed += self._commit.consumed
+        self._commit, self._after = commit, after + self._after
+
+    def _committed(self, lost: list[str], after: list[Callable[[], None]]) -> None:
+        for run_id in lost:
+            live = self._runs.pop(run_id, None)
+            if live is not None:
+                log.warning("wf: run %s was taken over by another worker", run_id)
+                self._forget(live)
+        for callback in after:
+            try:
+                callback()
+            except Exception:
+                log.exception("wf: delivering an event failed")
+
     async def _flusher(self) -> None:
         while True:
             await self._dirty.wait()
@@ -187,6 +243,7 @@ class EngineCore:
             # into this same transaction.
             await asyncio.sleep(0)
             self._dirty.clear()
+            self._flush_pending = False
             commit, after = self._commit, self._after
             if not commit and not after:
                 continue
@@ -195,23 +252,11 @@ class EngineCore:
                 lost = await self.store.commit(commit, self.worker_id)
             except Exception:
                 log.exception("wf: commit failed; retrying")
-                commit.events += self._commit.events
-                commit.updates += self._commit.updates
-                commit.consumed += self._commit.consumed
-                self._commit, self._after = commit, after + self._after
+                self._requeue(commit, after)
                 await asyncio.sleep(0.05)
-                self._dirty.set()
+                self._kick()
                 continue
-            for run_id in lost:
-                live = self._runs.pop(run_id, None)
-                if live is not None:
-                    log.warning("wf: run %s was taken over by another worker", run_id)
-                    self._forget(live)
-            for callback in after:
-                try:
-                    callback()
-                except Exception:
-                    log.exception("wf: delivering an event failed")
+            self._committed(lost, after)
 
     # -- running workflows ---------------------------------------------------------------
 
@@ -246,8 +291,9 @@ class EngineCore:
             self._fail_nondeterministic(live)
             return
         outbox, effects = ctx.take()
-        for kind, cid, name, data in outbox:
-            self._append(live, kind, cid, name, data)
+        # Effects first: a started step only runs on a later turn, so its result is
+        # still appended after these events, and a step that finishes at once is
+        # queued ahead of the flush and joins the same commit.
         for effect in effects:
             if type(effect) is StartStep:
                 self._start_step(live, effect)
@@ -258,6 +304,8 @@ class EngineCore:
                 live.wake_at.pop(effect.cid, None)
                 if handle is not None:
                     handle.cancel()
+        for kind, cid, name, data in outbox:
+            self._append(live, kind, cid, name, data)
         if ctx.finished is not None:
             self._finish(live)
         else:
@@ -407,7 +455,7 @@ class EngineCore:
                 ctx.run_id, status="failed", error=error, set_wake=True, wake_at=None, release=True
             )
         )
-        self._dirty.set()
+        self._kick()
         self._after.append(functools.partial(self._notify, ctx.run_id))
         self._runs.pop(ctx.run_id, None)
         self._forget(live)
@@ -425,7 +473,7 @@ class EngineCore:
         self._commit.updates.append(
             RunUpdate(ctx.run_id, status=status, set_wake=True, wake_at=next_wake, release=True)
         )
-        self._dirty.set()
+        self._kick()
         self._runs.pop(ctx.run_id, None)
         self._forget(live)
         if next_wake is not None and self._loop is not None:
@@ -487,7 +535,7 @@ class EngineCore:
                     _serde.dumps(_serde.encode_exception(exc)),
                 )
                 self._after.append(functools.partial(self._notify, record.run_id))
-                self._dirty.set()
+                self._kick()
         await self._read_inbox()
         for record in records:
             live = self._runs.get(record.run_id)
@@ -506,7 +554,7 @@ class EngineCore:
                 live.ctx.cancel_requested = True
                 self._append_delivery(live, CANCEL_REQUESTED, None, None, item.data)
             self._commit.consumed.append(item.id)
-            self._dirty.set()
+            self._kick()
 
     async def _heartbeat(self) -> None:
         while True:
