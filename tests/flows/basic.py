@@ -228,3 +228,9 @@ async def metadata_flow() -> dict[str, object]:
     "use workflow"
     meta = wf.get_workflow_metadata()
     return {"run_id": meta.run_id, "workflow_id": meta.workflow_id, "attempt": meta.attempt}
+
+
+async def slow_flow(seconds: float) -> str:
+    "use workflow"
+    value = await slow(seconds, "done")
+    return value + "!"
