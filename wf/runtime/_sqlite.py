@@ -204,30 +204,30 @@ class SQLiteStore:
         return created
 
     async def commit(self, commit: Commit, owner: str) -> list[str]:
-        try:
-            self._commit(commit)
-            return []
-        except sqlite3.IntegrityError:
-            # Another worker appended to one of these runs: it holds the run now.
-            lost = self._lost_runs(commit, owner)
-            if not lost:
-                raise
-            kept = Commit(
-                events=[e for e in commit.events if e[0] not in lost],
-                updates=[u for u in commit.updates if u.run_id not in lost],
-                consumed=commit.consumed,
-            )
-            self._commit(kept)
-            return sorted(lost)
+        return self.commit_sync(commit, owner)
 
-    def _commit(self, commit: Commit) -> None:
+    def commit_sync(self, commit: Commit, owner: str) -> list[str]:
+        """``commit`` without a coroutine: the engine calls it from a loop callback."""
         c = self.conn
         now = time.time()
         c.execute("BEGIN IMMEDIATE")
         try:
-            if commit.events:
-                c.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", commit.events)
+            # Runs this owner no longer holds were taken over by another worker: their
+            # writes are dropped, so a stale worker never appends into the new owner's log
+            # nor consumes its inbox. The check and the writes share one write transaction.
+            lost = self._lost_runs(commit, owner)
+            events = [e for e in commit.events if e[0] not in lost]
+            if events:
+                c.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", events)
+            if commit.consumed:
+                c.executemany(
+                    "DELETE FROM inbox WHERE id = ?"
+                    " AND run_id IN (SELECT run_id FROM runs WHERE lease_owner = ?)",
+                    [(i, owner) for i in commit.consumed],
+                )
             for u in commit.updates:
+                if u.run_id in lost:
+                    continue
                 sets = ["updated_at = ?"]
                 params: list[object] = [now]
                 if u.status is not None:
@@ -246,12 +246,20 @@ class SQLiteStore:
                     sets.append("lease_owner = NULL, lease_expires = NULL")
                 params.append(u.run_id)
                 c.execute(f"UPDATE runs SET {', '.join(sets)} WHERE run_id = ?", params)
-            if commit.consumed:
-                c.executemany("DELETE FROM inbox WHERE id = ?", [(i,) for i in commit.consumed])
+                if u.release:
+                    # A request posted while the run was held and not yet read must
+                    # still wake it once it is released.
+                    c.execute(
+                        f"UPDATE runs SET wake_at = ? WHERE run_id = ? AND status IN"
+                        f" ({_ACTIVE_SQL}) AND (wake_at IS NULL OR wake_at > ?)"
+                        f" AND EXISTS (SELECT 1 FROM inbox WHERE inbox.run_id = runs.run_id)",
+                        (now, u.run_id, now),
+                    )
             c.execute("COMMIT")
         except BaseException:
             c.execute("ROLLBACK")
             raise
+        return sorted(lost)
 
     def _lost_runs(self, commit: Commit, owner: str) -> set[str]:
         run_ids = {e[0] for e in commit.events} | {u.run_id for u in commit.updates}
@@ -321,13 +329,16 @@ class SQLiteStore:
     async def list_runs(
         self, *, status: str | None = None, workflow: str | None = None, limit: int = 100
     ) -> list[RunRecord]:
-        where, params = [], []
+        where: list[str] = []
+        params: list[object] = []
         if status is not None:
             where.append("status = ?")
             params.append(status)
         if workflow is not None:
-            where.append("(workflow_id = ? OR workflow_id LIKE ?)")
-            params += [workflow, f"%:{workflow}"]
+            # An exact id or a ":name" suffix, compared literally (LIKE would treat
+            # "_" and "%" as wildcards and ignore case).
+            where.append("(workflow_id = ? OR substr(workflow_id, ?) = ?)")
+            params += [workflow, -(len(workflow) + 1), f":{workflow}"]
         sql = f"SELECT {_RUN_COLUMNS} FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)

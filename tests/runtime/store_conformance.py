@@ -1,0 +1,545 @@
+"""The conformance suite every `Store` backend must pass.
+
+A backend's test module subclasses `StoreConformance` and provides two fixtures:
+
+* ``store``: an opened store on an empty database, closed after the test;
+* ``second_store``: another opened store on the *same* database (another worker
+  process), closed after the test.
+
+The tests use only the `Store` protocol, never a backend's own API, so the same
+suite runs unchanged against SQLite and PostgreSQL. Claims take explicit ``now``
+values; only ``post`` reads the real clock, so tests that post claim at
+``time.time() + 1``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from wf.runtime._events import RUN_STARTED, STEP_COMPLETED, STEP_SCHEDULED, Event
+from wf.runtime._store import FINISHED, Commit, RunRecord, RunUpdate, Store
+
+__all__ = ["StoreConformance"]
+
+#: A fixed clock for claims and leases (far from the real clock on purpose).
+T = 1_000_000.0
+WORKFLOW = "app.flows:order"
+
+Row = tuple[str, int, str, int | None, str | None, str | None, float]
+
+
+def row(
+    run_id: str,
+    seq: int,
+    kind: str = STEP_COMPLETED,
+    cid: int | None = None,
+    name: str | None = None,
+    data: str | None = None,
+    at: float = T,
+) -> Row:
+    return (run_id, seq, kind, cid, name, data, at)
+
+
+async def create(
+    store: Store,
+    run_id: str,
+    *,
+    wake_at: float = T,
+    workflow: str = WORKFLOW,
+    input: str = "[]",
+    now: float = T,
+) -> None:
+    assert await store.create_run(run_id, workflow, input, now, wake_at)
+
+
+async def claim_ids(
+    store: Store, owner: str, now: float, *, limit: int = 100, lease: float = 30.0
+) -> list[str]:
+    return [r.run_id for r in await store.claim(owner, limit, now, lease)]
+
+
+async def run(store: Store, run_id: str) -> RunRecord:
+    record = await store.get_run(run_id)
+    assert record is not None, run_id
+    return record
+
+
+async def park(store: Store, run_id: str, owner: str, status: str, wake_at: float | None) -> None:
+    """Claim ``run_id`` and release it in ``status`` with ``wake_at`` (as an eviction does)."""
+    assert await claim_ids(store, owner, T, limit=1) == [run_id]
+    lost = await store.commit(
+        Commit(
+            updates=[RunUpdate(run_id, status=status, set_wake=True, wake_at=wake_at, release=True)]
+        ),
+        owner,
+    )
+    assert lost == []
+
+
+class StoreConformance:
+    """Behaviour shared by every store. Subclasses provide ``store`` and ``second_store``."""
+
+    # -- creating runs ---------------------------------------------------------------
+
+    async def test_create_run_inserts_a_pending_run_and_its_started_event(
+        self, store: Store
+    ) -> None:
+        assert await store.create_run("r1", WORKFLOW, '{"x": 1}', T, T + 5)
+        record = await run(store, "r1")
+        assert record.run_id == "r1"
+        assert record.workflow_id == WORKFLOW
+        assert record.status == "pending"
+        assert record.input == '{"x": 1}'
+        assert record.result is None and record.error is None
+        assert record.created_at == T
+        assert record.wake_at == T + 5
+        assert record.lease_owner is None
+        assert record.attempt == 1
+        assert await store.load_events("r1") == [
+            Event(0, RUN_STARTED, None, WORKFLOW, '{"x": 1}', T)
+        ]
+
+    async def test_create_run_is_idempotent(self, store: Store) -> None:
+        assert await store.create_run("r1", WORKFLOW, "[1]", T, T)
+        assert not await store.create_run("r1", "other:flow", "[2]", T + 1, T + 1)
+        record = await run(store, "r1")
+        assert (record.workflow_id, record.input, record.created_at) == (WORKFLOW, "[1]", T)
+        assert len(await store.load_events("r1")) == 1
+        assert [r.run_id for r in await store.list_runs()] == ["r1"]
+
+    async def test_unknown_run_reads_as_none_and_empty_log(self, store: Store) -> None:
+        assert await store.get_run("nope") is None
+        assert await store.load_events("nope") == []
+        assert await store.list_runs() == []
+
+    # -- committing ----------------------------------------------------------------------
+
+    async def test_commit_appends_events_and_load_events_returns_them_in_seq_order(
+        self, store: Store
+    ) -> None:
+        await create(store, "r1")
+        await claim_ids(store, "A", T)
+        rows = [
+            row("r1", 3, STEP_COMPLETED, 1, "b", '"B"', T + 3),
+            row("r1", 1, STEP_SCHEDULED, 0, "a", None, T + 1),
+            row("r1", 2, STEP_SCHEDULED, 1, "b", None, T + 2),
+        ]
+        assert await store.commit(Commit(events=rows), "A") == []
+        events = await store.load_events("r1")
+        assert [e.seq for e in events] == [0, 1, 2, 3]
+        assert events[1:] == [
+            Event(1, STEP_SCHEDULED, 0, "a", None, T + 1),
+            Event(2, STEP_SCHEDULED, 1, "b", None, T + 2),
+            Event(3, STEP_COMPLETED, 1, "b", '"B"', T + 3),
+        ]
+        assert [e.seq for e in await store.load_events("r1", after=1)] == [2, 3]
+        assert [e.seq for e in await store.load_events("r1", after=0)] == [1, 2, 3]
+        assert await store.load_events("r1", after=3) == []
+
+    async def test_commit_covers_several_runs_and_keeps_their_logs_apart(
+        self, store: Store
+    ) -> None:
+        for run_id in ("a", "b"):
+            await create(store, run_id)
+        assert sorted(await claim_ids(store, "A", T)) == ["a", "b"]
+        commit = Commit(
+            events=[row("a", 1, data='"a1"'), row("b", 1, data='"b1"'), row("a", 2)],
+            updates=[RunUpdate("b", status="completed", result='"done"', release=True)],
+        )
+        assert await store.commit(commit, "A") == []
+        assert [e.seq for e in await store.load_events("a")] == [0, 1, 2]
+        assert [(e.seq, e.data) for e in await store.load_events("b")] == [(0, "[]"), (1, '"b1"')]
+        assert (await run(store, "b")).status == "completed"
+
+    async def test_a_failing_commit_writes_nothing(self, store: Store) -> None:
+        for run_id in ("a", "b"):
+            await create(store, run_id)
+        await claim_ids(store, "A", T)
+        await store.commit(Commit(events=[row("a", 1)]), "A")
+        bad = Commit(
+            events=[row("b", 1), row("a", 1)],  # seq 1 of "a" exists: the batch must fail
+            updates=[RunUpdate("b", status="completed", result='"x"')],
+        )
+        # Each backend raises its own driver's error; what matters is that nothing landed.
+        with pytest.raises(Exception):  # noqa: B017
+            await store.commit(bad, "A")
+        assert [e.seq for e in await store.load_events("b")] == [0]
+        record = await run(store, "b")
+        assert (record.status, record.result) == ("running", None)
+
+    async def test_an_empty_commit_is_harmless(self, store: Store) -> None:
+        await create(store, "r1")
+        assert await store.commit(Commit(), "A") == []
+        assert (await run(store, "r1")).status == "pending"
+
+    # -- run updates ---------------------------------------------------------------------
+
+    async def test_update_sets_status_result_and_error(self, store: Store) -> None:
+        for run_id in ("ok", "bad"):
+            await create(store, run_id)
+        await claim_ids(store, "A", T)
+        updates = [
+            RunUpdate("ok", status="completed", result='{"total": 3}'),
+            RunUpdate("bad", status="failed", error='{"type": "ValueError"}'),
+        ]
+        assert await store.commit(Commit(updates=updates), "A") == []
+        ok, bad = await run(store, "ok"), await run(store, "bad")
+        assert (ok.status, ok.result, ok.error) == ("completed", '{"total": 3}', None)
+        assert (bad.status, bad.result, bad.error) == ("failed", None, '{"type": "ValueError"}')
+
+    async def test_update_without_status_leaves_the_status(self, store: Store) -> None:
+        await create(store, "r1")
+        await claim_ids(store, "A", T)
+        await store.commit(Commit(updates=[RunUpdate("r1", set_wake=True, wake_at=T + 9)]), "A")
+        record = await run(store, "r1")
+        assert (record.status, record.wake_at, record.lease_owner) == ("running", T + 9, "A")
+
+    async def test_update_sets_and_clears_wake_at_only_when_asked(self, store: Store) -> None:
+        await create(store, "r1", wake_at=T)
+        await claim_ids(store, "A", T)
+        await store.commit(Commit(updates=[RunUpdate("r1", set_wake=True, wake_at=T + 60)]), "A")
+        assert (await run(store, "r1")).wake_at == T + 60
+        # wake_at without set_wake is ignored
+        await store.commit(Commit(updates=[RunUpdate("r1", wake_at=T + 99)]), "A")
+        assert (await run(store, "r1")).wake_at == T + 60
+        await store.commit(Commit(updates=[RunUpdate("r1", set_wake=True, wake_at=None)]), "A")
+        assert (await run(store, "r1")).wake_at is None
+
+    async def test_update_release_frees_the_run_at_once(self, store: Store) -> None:
+        for run_id in ("a", "b"):
+            await create(store, run_id)
+        await claim_ids(store, "A", T, lease=1000)
+        await store.commit(Commit(updates=[RunUpdate("a", release=True)]), "A")
+        assert (await run(store, "a")).lease_owner is None
+        assert (await run(store, "b")).lease_owner == "A"
+        assert await claim_ids(store, "B", T + 1) == ["a"]
+
+    # -- claiming ------------------------------------------------------------------------
+
+    async def test_claim_takes_only_due_runs(self, store: Store) -> None:
+        await create(store, "past", wake_at=T - 10)
+        await create(store, "now", wake_at=T)
+        await create(store, "future", wake_at=T + 10)
+        claimed = await store.claim("A", 10, T, 30.0)
+        assert sorted(r.run_id for r in claimed) == ["now", "past"]
+        for record in claimed:
+            assert (record.status, record.lease_owner) == ("running", "A")
+        stored = await run(store, "past")
+        assert (stored.status, stored.lease_owner) == ("running", "A")
+        assert (await run(store, "future")).lease_owner is None
+        assert await claim_ids(store, "A", T + 10) == ["future"]
+
+    async def test_claim_respects_limit_and_orders_by_wake_at(self, store: Store) -> None:
+        wakes = {"r3": T - 3, "r5": T - 1, "r1": T - 5, "r4": T - 2, "r2": T - 4}
+        for run_id, wake_at in wakes.items():
+            await create(store, run_id, wake_at=wake_at)
+        assert await claim_ids(store, "A", T, limit=2) == ["r1", "r2"]
+        assert await claim_ids(store, "B", T, limit=2) == ["r3", "r4"]
+        assert await claim_ids(store, "C", T, limit=2) == ["r5"]
+        assert await claim_ids(store, "D", T, limit=2) == []
+
+    async def test_claim_never_hands_a_leased_run_to_another_owner(self, store: Store) -> None:
+        await create(store, "r1")
+        assert await claim_ids(store, "A", T, lease=30) == ["r1"]
+        assert await claim_ids(store, "B", T) == []
+        assert await claim_ids(store, "B", T + 29) == []
+        assert (await run(store, "r1")).lease_owner == "A"
+
+    async def test_claim_takes_over_a_run_whose_lease_expired(self, store: Store) -> None:
+        await create(store, "r1")
+        assert await claim_ids(store, "A", T, lease=30) == ["r1"]
+        assert await claim_ids(store, "B", T + 31) == ["r1"]
+        record = await run(store, "r1")
+        assert (record.lease_owner, record.status) == ("B", "running")
+        assert await claim_ids(store, "A", T + 32) == []
+
+    async def test_expire_owner_makes_its_runs_claimable_at_once(self, store: Store) -> None:
+        for run_id in ("a1", "a2"):
+            await create(store, run_id)
+        await claim_ids(store, "A", T, lease=1000)
+        await create(store, "c1")
+        await claim_ids(store, "C", T, lease=1000)
+        assert sorted(await store.lease_owners()) == ["A", "C"]
+        await store.expire_owner("A")
+        assert sorted(await claim_ids(store, "B", T + 1)) == ["a1", "a2"]
+        assert (await run(store, "c1")).lease_owner == "C"
+
+    async def test_renew_extends_only_the_owners_leases(self, store: Store) -> None:
+        await create(store, "a")
+        await claim_ids(store, "A", T, lease=30)
+        await create(store, "c")
+        await claim_ids(store, "C", T, lease=30)
+        await store.renew("A", T + 20, 30)
+        assert await claim_ids(store, "B", T + 40) == ["c"]  # C did not renew
+        assert await claim_ids(store, "B", T + 49) == []
+        assert await claim_ids(store, "B", T + 51) == ["a"]
+
+    async def test_release_frees_only_the_given_runs_of_that_owner(self, store: Store) -> None:
+        for run_id in ("a", "b"):
+            await create(store, run_id)
+        await claim_ids(store, "A", T, lease=1000)
+        await store.release("B", ["a", "b"])  # not B's to release
+        assert await claim_ids(store, "B", T + 1) == []
+        await store.release("A", ["a"])
+        assert (await run(store, "a")).lease_owner is None
+        assert await claim_ids(store, "B", T + 1) == ["a"]
+        assert (await run(store, "b")).lease_owner == "A"
+
+    async def test_lease_owners_lists_each_holder_once(self, store: Store) -> None:
+        assert await store.lease_owners() == []
+        for run_id in ("a", "b", "c"):
+            await create(store, run_id)
+        await claim_ids(store, "A", T, limit=2)
+        await claim_ids(store, "B", T)
+        assert sorted(await store.lease_owners()) == ["A", "B"]
+        await store.release("B", ["c"])
+        assert await store.lease_owners() == ["A"]
+
+    @pytest.mark.parametrize("status", FINISHED)
+    async def test_finished_runs_are_never_claimed(self, store: Store, status: str) -> None:
+        await create(store, "r1", wake_at=T)
+        await claim_ids(store, "A", T)
+        # The wake time stays in the past on purpose: the status alone must exclude it.
+        await store.commit(Commit(updates=[RunUpdate("r1", status=status, release=True)]), "A")
+        record = await run(store, "r1")
+        assert (record.status, record.lease_owner, record.wake_at) == (status, None, T)
+        assert await claim_ids(store, "B", T + 1e6) == []
+        assert await claim_ids(store, "B", time.time() + 1e6) == []
+
+    async def test_waiting_run_without_wake_time_is_claimed_only_after_a_post(
+        self, store: Store
+    ) -> None:
+        await create(store, "r1")
+        await park(store, "r1", "A", "waiting", None)
+        assert await claim_ids(store, "B", T + 1e9) == []
+        await store.post("r1", "cancel", None, None)
+        claimed = await store.claim("B", 10, time.time() + 1, 30.0)
+        assert [r.run_id for r in claimed] == ["r1"]
+        assert claimed[0].status == "running"
+
+    async def test_post_wakes_a_sleeping_run_early(self, store: Store) -> None:
+        await create(store, "r1")
+        far = time.time() + 1e6
+        await park(store, "r1", "A", "sleeping", far)
+        assert await claim_ids(store, "B", time.time() + 1) == []
+        await store.post("r1", "cancel", None, None)
+        assert await claim_ids(store, "B", time.time() + 1) == ["r1"]
+
+    async def test_post_does_not_break_a_live_lease(self, store: Store) -> None:
+        await create(store, "r1")
+        await claim_ids(store, "A", time.time(), lease=3600)
+        await store.post("r1", "cancel", None, None)
+        assert await claim_ids(store, "B", time.time() + 1) == []
+        assert [i.run_id for i in await store.inbox("A")] == ["r1"]
+
+    async def test_release_with_an_unread_post_leaves_the_run_claimable(self, store: Store) -> None:
+        # A holds the run and decides to evict it (waiting, no wake time) while a
+        # cancellation is posted before A read its inbox: the run must not be
+        # stranded with the cancellation unread.
+        await create(store, "r1")
+        await claim_ids(store, "A", time.time(), lease=3600)
+        await store.post("r1", "cancel", None, '"stop"')
+        evict = RunUpdate("r1", status="waiting", set_wake=True, wake_at=None, release=True)
+        assert await store.commit(Commit(updates=[evict]), "A") == []
+        assert await claim_ids(store, "B", time.time() + 1) == ["r1"]
+        assert [(i.kind, i.data) for i in await store.inbox("B")] == [("cancel", '"stop"')]
+
+    # -- inbox ---------------------------------------------------------------------------
+
+    async def test_inbox_returns_only_items_of_runs_leased_by_that_owner(
+        self, store: Store
+    ) -> None:
+        await create(store, "a", wake_at=T - 2)
+        await create(store, "b", wake_at=T - 1)
+        await create(store, "free", wake_at=T)
+        t = time.time()
+        assert await claim_ids(store, "A", t, limit=1, lease=3600) == ["a"]
+        assert await claim_ids(store, "B", t, limit=1, lease=3600) == ["b"]
+        a_run, b_run = "a", "b"
+        await store.post(a_run, "cancel", None, '"first"')
+        await store.post(b_run, "cancel", "why", None)
+        await store.post("free", "cancel", None, None)
+        await store.post(a_run, "signal", "go", '"second"')
+        items = await store.inbox("A")
+        assert [(i.run_id, i.kind, i.name, i.data) for i in items] == [
+            (a_run, "cancel", None, '"first"'),
+            (a_run, "signal", "go", '"second"'),
+        ]
+        assert items[0].id < items[1].id
+        assert all(abs(i.at - time.time()) < 60 for i in items)
+        assert [(i.run_id, i.name) for i in await store.inbox("B")] == [(b_run, "why")]
+        assert await store.inbox("C") == []
+
+    async def test_consumed_items_disappear(self, store: Store) -> None:
+        await create(store, "r1")
+        await claim_ids(store, "A", time.time(), lease=3600)
+        for n in range(3):
+            await store.post("r1", "signal", str(n), None)
+        items = await store.inbox("A")
+        assert [i.name for i in items] == ["0", "1", "2"]
+        done = Commit(events=[row("r1", 1)], consumed=[items[0].id, items[2].id])
+        assert await store.commit(done, "A") == []
+        assert [i.name for i in await store.inbox("A")] == ["1"]
+
+    # -- lost runs -------------------------------------------------------------------------
+
+    async def test_commit_by_an_owner_that_lost_the_run_reports_it_and_keeps_the_rest(
+        self, store: Store
+    ) -> None:
+        await create(store, "r", wake_at=T)
+        assert await claim_ids(store, "A", T, lease=10) == ["r"]
+        await create(store, "s", wake_at=T + 15)
+        # A stalls; its lease on r expires and B takes r over and writes seq 1 first.
+        assert await claim_ids(store, "B", T + 20, limit=1) == ["r"]
+        assert await claim_ids(store, "A", T + 20) == ["s"]
+        assert await store.commit(Commit(events=[row("r", 1, data='"B"')]), "B") == []
+        stale = Commit(
+            events=[row("r", 1, data='"A"'), row("r", 2), row("s", 1, data='"A"')],
+            updates=[
+                RunUpdate("r", status="completed", result='"A"', release=True),
+                RunUpdate("s", status="completed", result='"A"', release=True),
+            ],
+        )
+        assert await store.commit(stale, "A") == ["r"]
+        assert [(e.seq, e.data) for e in await store.load_events("r")] == [(0, "[]"), (1, '"B"')]
+        r = await run(store, "r")
+        assert (r.status, r.result, r.lease_owner) == ("running", None, "B")
+        assert [(e.seq, e.data) for e in await store.load_events("s")] == [(0, "[]"), (1, '"A"')]
+        s = await run(store, "s")
+        assert (s.status, s.result, s.lease_owner) == ("completed", '"A"', None)
+
+    async def test_commit_by_a_stale_owner_is_dropped_even_before_the_new_owner_writes(
+        self, store: Store
+    ) -> None:
+        # The stale owner must not write into a run another worker holds: otherwise
+        # the new owner's next append collides with the stale one and it is stuck.
+        await create(store, "r")
+        assert await claim_ids(store, "A", T, lease=10) == ["r"]
+        assert await claim_ids(store, "B", T + 20) == ["r"]
+        stale = Commit(
+            events=[row("r", 1, data='"A"')],
+            updates=[RunUpdate("r", status="completed", result='"A"', release=True)],
+        )
+        assert await store.commit(stale, "A") == ["r"]
+        r = await run(store, "r")
+        assert (r.status, r.result, r.lease_owner) == ("running", None, "B")
+        assert [e.seq for e in await store.load_events("r")] == [0]
+        assert await store.commit(Commit(events=[row("r", 1, data='"B"')]), "B") == []
+        assert [(e.seq, e.data) for e in await store.load_events("r")] == [(0, "[]"), (1, '"B"')]
+
+    async def test_a_stale_owner_does_not_consume_the_new_owners_inbox(self, store: Store) -> None:
+        await create(store, "r")
+        t = time.time()
+        assert await claim_ids(store, "A", t, lease=10) == ["r"]
+        await store.post("r", "cancel", None, None)
+        [item] = await store.inbox("A")
+        assert await claim_ids(store, "B", t + 20) == ["r"]
+        stale = Commit(events=[row("r", 1, "cancel_requested")], consumed=[item.id])
+        assert await store.commit(stale, "A") == ["r"]
+        assert [i.id for i in await store.inbox("B")] == [item.id]
+
+    async def test_an_expired_lease_nobody_took_still_lets_its_owner_commit(
+        self, store: Store
+    ) -> None:
+        await create(store, "r")
+        await claim_ids(store, "A", T, lease=10)
+        await store.expire_owner("A")
+        assert await store.commit(Commit(events=[row("r", 1)]), "A") == []
+        assert [e.seq for e in await store.load_events("r")] == [0, 1]
+
+    # -- fail_run ----------------------------------------------------------------------------
+
+    async def test_fail_run_marks_failed_without_touching_events(self, store: Store) -> None:
+        await create(store, "r1")
+        await claim_ids(store, "A", T)
+        await store.commit(Commit(events=[row("r1", 1, STEP_SCHEDULED, 0, "a")]), "A")
+        before = await store.load_events("r1")
+        await store.fail_run("r1", "A", '{"type": "NondeterminismError"}')
+        record = await run(store, "r1")
+        assert record.status == "failed"
+        assert record.error == '{"type": "NondeterminismError"}'
+        assert record.lease_owner is None
+        assert await store.load_events("r1") == before
+        assert await claim_ids(store, "B", T + 1e6) == []
+
+    async def test_fail_run_by_another_owner_changes_nothing(self, store: Store) -> None:
+        await create(store, "r1")
+        await claim_ids(store, "A", T)
+        await store.fail_run("r1", "B", "nope")
+        record = await run(store, "r1")
+        assert (record.status, record.error, record.lease_owner) == ("running", None, "A")
+
+    # -- listing -------------------------------------------------------------------------------
+
+    async def test_list_runs_filters_by_status_and_workflow(self, store: Store) -> None:
+        await create(store, "o1", workflow="app.flows:order", now=T, wake_at=T - 1)
+        await create(store, "o2", workflow="app.flows:order", now=T + 1)
+        await create(store, "o3", workflow="other.mod:order", now=T + 2)
+        await create(store, "x1", workflow="app.flows:reorder", now=T + 3)
+        await create(store, "x2", workflow="app.flows:order_v2", now=T + 4)
+        assert await claim_ids(store, "A", T, limit=1) == ["o1"]
+
+        def ids(records: list[RunRecord]) -> list[str]:
+            return sorted(r.run_id for r in records)
+
+        assert ids(await store.list_runs()) == ["o1", "o2", "o3", "x1", "x2"]
+        assert ids(await store.list_runs(workflow="order")) == ["o1", "o2", "o3"]
+        assert ids(await store.list_runs(workflow="app.flows:order")) == ["o1", "o2"]
+        assert ids(await store.list_runs(workflow="reorder")) == ["x1"]
+        assert ids(await store.list_runs(workflow="flows")) == []
+        assert ids(await store.list_runs(workflow="nothing")) == []
+        assert ids(await store.list_runs(status="running")) == ["o1"]
+        assert ids(await store.list_runs(status="pending", workflow="order")) == ["o2", "o3"]
+        assert ids(await store.list_runs(status="running", workflow="other.mod:order")) == []
+        assert await store.list_runs(status="completed") == []
+
+    async def test_list_runs_matches_workflow_names_literally(self, store: Store) -> None:
+        await create(store, "a", workflow="app:send_mail")
+        await create(store, "b", workflow="app:sendXmail")
+        await create(store, "c", workflow="app:Order")
+        await create(store, "d", workflow="app:50%off")
+        await create(store, "e", workflow="app:50xoff")
+        assert [r.run_id for r in await store.list_runs(workflow="send_mail")] == ["a"]
+        assert [r.run_id for r in await store.list_runs(workflow="order")] == []
+        assert [r.run_id for r in await store.list_runs(workflow="Order")] == ["c"]
+        assert [r.run_id for r in await store.list_runs(workflow="50%off")] == ["d"]
+
+    async def test_list_runs_limit_keeps_the_newest(self, store: Store) -> None:
+        for n in range(5):
+            await create(store, f"r{n}", now=T + n)
+        assert [r.run_id for r in await store.list_runs(limit=2)] == ["r4", "r3"]
+        assert len(await store.list_runs(limit=100)) == 5
+        assert [r.run_id for r in await store.list_runs(workflow="order", limit=1)] == ["r4"]
+
+    # -- two workers on one database -------------------------------------------------------------
+
+    async def test_two_stores_share_the_database(self, store: Store, second_store: Store) -> None:
+        await create(store, "r1")
+        assert (await run(second_store, "r1")).status == "pending"
+        assert await claim_ids(second_store, "B", T) == ["r1"]
+        assert (await run(store, "r1")).lease_owner == "B"
+        assert await claim_ids(store, "A", T) == []
+
+    async def test_alternating_claims_from_two_stores_are_disjoint(
+        self, store: Store, second_store: Store
+    ) -> None:
+        total = 200
+        for n in range(total):
+            await create(store, f"r{n:03}", wake_at=T - total + n)
+        got: dict[str, list[str]] = {"A": [], "B": []}
+        for turn in range(2 * total):
+            if len(got["A"]) + len(got["B"]) >= total:
+                break
+            owner, which = ("A", store) if turn % 2 == 0 else ("B", second_store)
+            got[owner] += await claim_ids(which, owner, T, limit=1 + turn % 7)
+        assert await claim_ids(store, "A", T) == []
+        assert await claim_ids(second_store, "B", T) == []
+        assert not set(got["A"]) & set(got["B"])
+        assert len(got["A"]) + len(got["B"]) == total
+        assert sorted(got["A"] + got["B"]) == [f"r{n:03}" for n in range(total)]
+        assert got["A"] and got["B"]
+        for owner, run_ids in got.items():
+            for run_id in run_ids:
+                assert (await run(store, run_id)).lease_owner == owner
