@@ -49,6 +49,7 @@ def build_command(
         typer.Argument(
             help="Source files or directories. Every .py file in them is compiled;"
             " other files are copied unchanged.",
+            metavar="SRC",
             show_default=False,
         ),
     ],
@@ -59,6 +60,7 @@ def build_command(
             "-o",
             help="Directory to write the compiled tree and wf-manifest.json into;"
             " files land at the path of their module name. Required unless --check.",
+            metavar="OUT",
             show_default=False,
         ),
     ] = None,

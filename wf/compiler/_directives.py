@@ -53,7 +53,7 @@ def misspelled_directive(text: str) -> Directive | None:
     """
     if text in _DIRECTIVES:
         return None
-    squeezed = _SEPARATORS.sub(" ", text.strip().lower())
+    squeezed = _SEPARATORS.sub(" ", text.lower()).strip()
     best: Directive | None = None
     best_distance = _MAX_TYPOS + 1
     for directive in _DIRECTIVES:

@@ -503,7 +503,7 @@ class _Compiler(cst.CSTTransformer):
                 self._report(
                     original_node,
                     rejection.code,
-                    f"`{qualified}()` {rejection.what}; a workflow body must be deterministic",
+                    f"`{qualified}()` in a workflow body {rejection.what}",
                     rejection.suggestion,
                 )
                 return updated_node
@@ -514,7 +514,7 @@ class _Compiler(cst.CSTTransformer):
                 self._report(
                     original_node,
                     rejection.code,
-                    f"`Path.{method}()` {rejection.what}; a workflow body must be deterministic",
+                    f"`Path.{method}()` in a workflow body {rejection.what}",
                     rejection.suggestion,
                 )
         return updated_node
