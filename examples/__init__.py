@@ -2,7 +2,7 @@
 
 Run one from a shell with the CLI, for instance::
 
-    wf run examples.countdown:countdown 5
+    wf run examples.countdown:countdown 5 --run-id demo
     wf run examples.pipeline:process_document '{"id": "d-1", "title": "Hello", "body": "..."}'
 
 Every example keeps its "services" in memory (or in a local file) so that it runs

@@ -1,11 +1,12 @@
 """The README demo: a countdown that survives being killed.
 
-    wf run examples.countdown:countdown 10
+    wf run examples.countdown:countdown 10 --run-id demo
 
 Each tick is a step that appends a line to a log file (``$WF_DEMO_LOG``, default
 ``.wf/countdown.log``), and the workflow sleeps one second between ticks with
 ``wf.sleep``. Press Ctrl-C (or ``kill -9`` the process) half-way, then run the
-same command again: the run picks up where it stopped. Ticks already in the log
+same command again: the same ``--run-id`` rejoins the run (without it, a second
+``wf run`` starts a new countdown), and it picks up where it stopped. Ticks already in the log
 are not written again; the lines written after the restart carry the new
 process id. (Only a tick cut off in the middle of its own step could run twice:
 steps are at-least-once, their recorded results exactly-once.)
