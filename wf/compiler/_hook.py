@@ -24,7 +24,6 @@ import tempfile
 import types
 from collections.abc import Sequence
 
-from wf.compiler import _transform
 from wf.compiler._diagnostics import compile_error
 from wf.compiler._manifest import COMPILER_VERSION
 
@@ -113,6 +112,9 @@ def _prepare(
             return None
         if cached is not None:
             return cached
+    # LibCST costs about a second to import: only a cache miss pays for it.
+    from wf.compiler import _transform
+
     source = importlib.util.decode_source(data)
     result = _transform.compile_source(source, module=fullname, path=source_path)
     if result.errors:

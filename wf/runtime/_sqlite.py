@@ -129,7 +129,8 @@ class SQLiteStore:
 
     def _check_existing(self, conn: sqlite3.Connection) -> None:
         try:
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            rows = conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            tables = {r[0] for r in rows}
             version = None
             if "wf_schema" in tables:
                 version = conn.execute("SELECT MAX(version) FROM wf_schema").fetchone()[0]
@@ -155,7 +156,10 @@ class SQLiteStore:
     def _migrate(self, conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute("CREATE TABLE IF NOT EXISTS wf_schema (version INTEGER NOT NULL, applied_at REAL NOT NULL)")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS wf_schema"
+                " (version INTEGER NOT NULL, applied_at REAL NOT NULL)"
+            )
             current = conn.execute("SELECT MAX(version) FROM wf_schema").fetchone()[0] or 0
             for version in sorted(_MIGRATIONS):
                 if version > current:
@@ -263,12 +267,14 @@ class SQLiteStore:
 
     def _lost_runs(self, commit: Commit, owner: str) -> set[str]:
         run_ids = {e[0] for e in commit.events} | {u.run_id for u in commit.updates}
-        lost = set()
-        for run_id in run_ids:
-            row = self.conn.execute("SELECT lease_owner FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-            if row is None or row[0] != owner:
-                lost.add(run_id)
-        return lost
+        if not run_ids:
+            return set()
+        # One indexed query per commit, however many runs the batch touches.
+        held = {
+            row[0]
+            for row in self.conn.execute("SELECT run_id FROM runs WHERE lease_owner = ?", (owner,))
+        }
+        return run_ids - held
 
     async def fail_run(self, run_id: str, owner: str, error: str) -> None:
         self.conn.execute(
