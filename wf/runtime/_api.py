@@ -20,6 +20,7 @@ from wf._errors import (
     WorkflowError,
 )
 from wf.runtime import _serde
+from wf.runtime._context import type_name
 from wf.runtime._engine import EngineCore
 from wf.runtime._events import Event
 from wf.runtime._loop import current_loop
@@ -179,8 +180,9 @@ def _outcome(record: RunRecord) -> Any:
         raise RunCancelledError(record.run_id)
     error = _serde.loads(record.error) if record.error else {}
     raise RunFailedError(
-        record.run_id, str(error.get("type", "Exception")), str(error.get("message", ""))
+        record.run_id, type_name(str(error.get("type", "Exception"))), str(error.get("message", ""))
     )
+
 
 
 def current_engine() -> Engine:

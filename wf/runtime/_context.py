@@ -41,7 +41,7 @@ from wf.runtime._events import (
 )
 from wf.runtime._loop import WorkflowLoop
 
-__all__ = ["ArmTimer", "CancelTimer", "Closed", "RunContext", "StartStep"]
+__all__ = ["ArmTimer", "CancelTimer", "Closed", "RunContext", "StartStep", "type_name"]
 
 _WF_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _ASYNCIO_DIR = os.path.dirname(os.path.abspath(asyncio.__file__))
@@ -346,6 +346,14 @@ def _user_frame() -> str:
     return ""
 
 
+def type_name(path: str) -> str:
+    """Display form of a type path: `builtins:KeyError` -> `KeyError`, `a.b:C` -> `a.b.C`."""
+    module, _, qualname = path.partition(":")
+    if not qualname:
+        return path
+    return qualname if module == "builtins" else f"{module}.{qualname}"
+
+
 def _step_error(event: Event) -> BaseException:
     info = _serde.loads(event.data or "{}")
     error = info.get("error", {})
@@ -354,7 +362,7 @@ def _step_error(event: Event) -> BaseException:
         return rebuilt
     return StepFailedError(
         event.name or "?",
-        str(error.get("type", "Exception")),
+        type_name(str(error.get("type", "Exception"))),
         str(error.get("message", "")),
         str(error.get("traceback", "")),
     )
