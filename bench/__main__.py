@@ -1,0 +1,137 @@
+"""Run wf's benchmarks: ``python -m bench [NAME...] [--quick]``.
+
+NAME is a group (``sequential``, ``gather``...) or a figure name
+(``gather_1000_s``...); no NAME runs everything. Each figure is printed as one
+JSON line on stdout and all of them are written to ``bench/results/latest.json``
+(one JSON object per line). Progress and a summary table go to stderr.
+
+Every group runs in a fresh child process (``--child GROUP``) with its own
+temporary SQLite file. The raw SQLite reference is measured first, in the same
+invocation, and handed to the other groups for their ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+RESULTS = BENCH_DIR / "results" / "latest.json"
+REFERENCE_GROUP = "raw_sqlite"
+
+
+def _progress(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def _run_child(group: str, quick: bool, context: dict[str, Any]) -> int:
+    from bench._cases import GROUPS
+
+    figures = asyncio.run(GROUPS[group](quick, context))
+    for fig in figures:
+        print(json.dumps(fig, ensure_ascii=False), flush=True)
+    return 0
+
+
+def _spawn(
+    group: str, quick: bool, context: dict[str, Any], timeout: float
+) -> list[dict[str, Any]]:
+    command = [sys.executable, "-m", "bench", "--child", group, "--context", json.dumps(context)]
+    if quick:
+        command.append("--quick")
+    t0 = time.perf_counter()
+    child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        out, _ = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        out, _ = child.communicate()
+        error = f"timed out after {timeout:.0f} s (killed); a hang? see stderr"
+    else:
+        error = None if child.returncode == 0 else f"exit code {child.returncode}; see stderr"
+    figures = []
+    for line in out.splitlines():
+        try:
+            figures.append(json.loads(line))
+        except json.JSONDecodeError:
+            print(line, file=sys.stderr)
+    if error is not None:
+        figures.append({"bench": group, "value": None, "unit": None, "error": error})
+    _progress(f"{group}: {time.perf_counter() - t0:.1f} s")
+    return figures
+
+
+def _summary(figures: list[dict[str, Any]]) -> str:
+    rows = []
+    for fig in figures:
+        if fig.get("error"):
+            rows.append(f"  {fig['bench']:<32} ERROR {fig['error']}")
+            continue
+        ok = {True: "ok", False: "MISSED", None: ""}[fig.get("ok")]
+        ratio = "" if fig.get("ratio") is None else f"ratio {fig['ratio']:g}"
+        rows.append(f"  {fig['bench']:<32} {fig['value']:>12g} {fig['unit']:<10} {ok:<7} {ratio}")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bench._cases import FIGURES, GROUPS
+
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help=f"groups: {', '.join(GROUPS)}; or figure names"
+    )
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (under a minute)")
+    parser.add_argument(
+        "--timeout", type=float, default=None, help="seconds per group (default 150, quick 60)"
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--context", default="{}", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.child:
+        return _run_child(args.child, args.quick, json.loads(args.context))
+
+    selected: list[str] = []
+    for name in args.names:
+        group = name if name in GROUPS else FIGURES.get(name)
+        if group is None:
+            parser.error(
+                f"unknown benchmark {name!r}; groups: {', '.join(GROUPS)};"
+                f" figures: {', '.join(FIGURES)}"
+            )
+        selected.append(group)
+    groups = [g for g in GROUPS if not selected or g in selected]
+    if REFERENCE_GROUP in groups:
+        groups.remove(REFERENCE_GROUP)
+    groups.insert(0, REFERENCE_GROUP)  # always measured: the other figures are ratios to it
+    timeout = args.timeout or (60.0 if args.quick else 150.0)
+
+    started = time.perf_counter()
+    context: dict[str, Any] = {}
+    figures: list[dict[str, Any]] = []
+    for group in groups:
+        _progress(f"running {group}{' (quick)' if args.quick else ''}...")
+        for fig in _spawn(group, args.quick, context, timeout):
+            figures.append(fig)
+            print(json.dumps(fig, ensure_ascii=False), flush=True)
+            if group == REFERENCE_GROUP and fig.get("value") is not None:
+                context[fig["bench"]] = fig["value"]
+
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text("".join(json.dumps(f, ensure_ascii=False) + "\n" for f in figures))
+    _progress(
+        f"done in {time.perf_counter() - started:.1f} s; results in {RESULTS.relative_to(ROOT)}"
+    )
+    print(_summary(figures), file=sys.stderr)
+    return 1 if any(f.get("error") for f in figures) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

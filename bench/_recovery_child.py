@@ -1,0 +1,27 @@
+"""The worker the recovery benchmark kills: ``python -m bench._recovery_child URL PATH RUN_ID N``.
+
+It starts (or resumes) the run ``RUN_ID`` of ``bench.flows.logged`` and works on
+it until it is SIGKILLed; every step appends one line to ``PATH``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import wf
+
+wf.install_import_hook()
+
+import bench.flows as flows  # noqa: E402
+
+
+async def main(url: str, path: str, run_id: str, n: int) -> None:
+    async with wf.Engine(url, poll_interval=0.05) as engine:
+        run = await engine.start(flows.logged, path, n, run_id=run_id)
+        await run.result()
+
+
+if __name__ == "__main__":
+    url, path, run_id, n = sys.argv[1:5]
+    asyncio.run(main(url, path, run_id, int(n)))
