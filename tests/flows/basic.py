@@ -230,7 +230,19 @@ async def metadata_flow() -> dict[str, object]:
     return {"run_id": meta.run_id, "workflow_id": meta.workflow_id, "attempt": meta.attempt}
 
 
-async def slow_flow(seconds: float) -> str:
+#: Holds the first execution of `gated` until a test opens it.
+GATE: asyncio.Event | None = None
+
+
+async def gated(value: str) -> str:
+    "use step"
+    CALLS["gated"] += 1
+    if CALLS["gated"] == 1 and GATE is not None:
+        await GATE.wait()
+    return value
+
+
+async def gated_flow() -> str:
     "use workflow"
-    value = await slow(seconds, "done")
+    value = await gated("done")
     return value + "!"

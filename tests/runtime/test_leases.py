@@ -11,29 +11,34 @@ from wf.runtime._events import STEP_COMPLETED
 
 async def test_expired_lease_is_taken_over_and_the_stale_worker_is_fenced(db_url: str) -> None:
     basic.CALLS.clear()
+    basic.GATE = asyncio.Event()  # the stalled worker's step waits until the rescue is over
     stalled = wf.Engine(db_url, lease=0.4, poll_interval=0.02)
     # Pretend it runs on another machine, so it is not recognised as a dead local process.
     stalled.worker_id = "elsewhere:1:stale0"
-    async with stalled:
-        run = await stalled.start(basic.slow_flow, 1.0)
-        for _ in range(200):
-            if run.id in stalled._runs and basic.CALLS["slow"] == 1:
-                break
-            await asyncio.sleep(0.01)
-        assert run.id in stalled._runs
-        # The machine stops heart-beating (a long GC pause, a partition...).
-        for task in stalled._tasks:
-            if task.get_name() == "wf-heartbeat":
-                task.cancel()
-        async with wf.Engine(db_url, poll_interval=0.02) as rescuer:
-            assert await rescuer.get_run(run.id).result(timeout=10) == "done!"
-            # The stalled worker's step still finishes, but its write is refused.
-            for _ in range(300):
-                if run.id not in stalled._runs:
+    try:
+        async with stalled:
+            run = await stalled.start(basic.gated_flow)
+            for _ in range(500):
+                if basic.CALLS["gated"] == 1:
                     break
                 await asyncio.sleep(0.01)
-            assert run.id not in stalled._runs
-            events = [e async for e in rescuer.get_run(run.id).events()]
-    assert basic.CALLS["slow"] == 2  # the interrupted step ran again on the rescuer
+            assert run.id in stalled._runs
+            # The machine stops heart-beating (a long GC pause, a partition...).
+            for task in stalled._tasks:
+                if task.get_name() == "wf-heartbeat":
+                    task.cancel()
+            async with wf.Engine(db_url, poll_interval=0.02) as rescuer:
+                assert await rescuer.get_run(run.id).result(timeout=10) == "done!"
+                # Now the stalled worker's step finishes, and its write is refused.
+                basic.GATE.set()
+                for _ in range(500):
+                    if run.id not in stalled._runs:
+                        break
+                    await asyncio.sleep(0.01)
+                assert run.id not in stalled._runs
+                events = [e async for e in rescuer.get_run(run.id).events()]
+    finally:
+        basic.GATE = None
+    assert basic.CALLS["gated"] == 2  # the interrupted step ran again on the rescuer
     assert [e.kind for e in events].count(STEP_COMPLETED) == 1
     assert [e.seq for e in events] == list(range(len(events)))

@@ -298,7 +298,7 @@ class RunContext:
         if self.closed:
             return
         self.closed = True
-        tasks = asyncio.all_tasks(self.loop)
+        tasks = [task for task in self.loop.tasks if not task.done()]
         previous = asyncio.events._get_running_loop()
         asyncio.events._set_running_loop(self.loop)
         try:

@@ -110,6 +110,9 @@ class EngineCore:
         self._threads: ThreadPoolExecutor | None = None
         self._random = random.Random()
         self._closing = False
+        # Until this time no other worker can have taken over our runs (every lease
+        # we hold was set or renewed after _renewed_at), so commits skip the check.
+        self._leases_safe_until = 0.0
         self._opened = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -123,7 +126,7 @@ class EngineCore:
         self._opened = True
         # A store that commits without suspending (SQLite) is flushed from a plain
         # callback: one loop turn per tick instead of waking a flusher task.
-        self._commit_sync: Callable[[Commit, str], list[str]] | None = getattr(
+        self._commit_sync: Callable[..., list[str]] | None = getattr(
             self.store, "commit_sync", None
         )
         if self._commit_sync is None:
@@ -209,7 +212,7 @@ class EngineCore:
         if commit_sync is None:
             return
         try:
-            lost = commit_sync(commit, self.worker_id)
+            lost = commit_sync(commit, self.worker_id, verify_owner=self._must_verify())
         except Exception:
             log.exception("wf: commit failed; retrying")
             self._requeue(commit, after)
@@ -249,7 +252,9 @@ class EngineCore:
                 continue
             self._commit, self._after = Commit(), []
             try:
-                lost = await self.store.commit(commit, self.worker_id)
+                lost = await self.store.commit(
+                    commit, self.worker_id, verify_owner=self._must_verify()
+                )
             except Exception:
                 log.exception("wf: commit failed; retrying")
                 self._requeue(commit, after)
@@ -556,13 +561,24 @@ class EngineCore:
             self._commit.consumed.append(item.id)
             self._kick()
 
+    def _must_verify(self) -> bool:
+        return time.time() >= self._leases_safe_until
+
     async def _heartbeat(self) -> None:
+        margin = min(1.0, self.lease / 4)
         while True:
-            await asyncio.sleep(self.lease / 3)
             try:
-                await self.store.renew(self.worker_id, time.time(), self.lease)
+                renewed_at = time.time()
+                held = set(await self.store.renew(self.worker_id, renewed_at, self.lease))
+                # After a stall, another worker may have taken runs we still hold in
+                # memory: drop them before trusting our leases again.
+                for run_id in [r for r in self._runs if r not in held]:
+                    log.warning("wf: run %s was taken over by another worker", run_id)
+                    self._forget(self._runs.pop(run_id))
+                self._leases_safe_until = renewed_at + self.lease - margin
             except Exception:
                 log.exception("wf: lease renewal failed")
+            await asyncio.sleep(self.lease / 3)
 
     async def _reap_dead_owners(self) -> None:
         """Expire leases held by worker processes of this host that no longer exist."""

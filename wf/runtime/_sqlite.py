@@ -207,10 +207,10 @@ class SQLiteStore:
             raise
         return created
 
-    async def commit(self, commit: Commit, owner: str) -> list[str]:
-        return self.commit_sync(commit, owner)
+    async def commit(self, commit: Commit, owner: str, *, verify_owner: bool = True) -> list[str]:
+        return self.commit_sync(commit, owner, verify_owner=verify_owner)
 
-    def commit_sync(self, commit: Commit, owner: str) -> list[str]:
+    def commit_sync(self, commit: Commit, owner: str, *, verify_owner: bool = True) -> list[str]:
         """``commit`` without a coroutine: the engine calls it from a loop callback."""
         c = self.conn
         now = time.time()
@@ -219,7 +219,7 @@ class SQLiteStore:
             # Runs this owner no longer holds were taken over by another worker: their
             # writes are dropped, so a stale worker never appends into the new owner's log
             # nor consumes its inbox. The check and the writes share one write transaction.
-            lost = self._lost_runs(commit, owner)
+            lost = self._lost_runs(commit, owner) if verify_owner else set()
             events = [e for e in commit.events if e[0] not in lost]
             if events:
                 c.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", events)
@@ -303,10 +303,12 @@ class SQLiteStore:
             raise
         return [_record(r) for r in rows]
 
-    async def renew(self, owner: str, now: float, lease: float) -> None:
-        self.conn.execute(
-            "UPDATE runs SET lease_expires = ? WHERE lease_owner = ?", (now + lease, owner)
-        )
+    async def renew(self, owner: str, now: float, lease: float) -> list[str]:
+        rows = self.conn.execute(
+            "UPDATE runs SET lease_expires = ? WHERE lease_owner = ? RETURNING run_id",
+            (now + lease, owner),
+        ).fetchall()
+        return [row[0] for row in rows]
 
     async def release(self, owner: str, run_ids: Sequence[str]) -> None:
         self.conn.executemany(
