@@ -9,7 +9,12 @@ __all__ = ["app", "main"]
 
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
-    from wf.cli import _build  # noqa: F401
+    from wf.cli import (
+        _build,  # noqa: F401
+        _run,  # noqa: F401
+        _runs,  # noqa: F401
+        _worker,  # noqa: F401
+    )
 
 
 def main() -> None:

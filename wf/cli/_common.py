@@ -1,0 +1,214 @@
+"""Pieces the run-related commands share: the ``--db`` option, argument parsing,
+running an async main under signal handling, and turning errors into exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as _dt
+import json
+import os
+import signal
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from wf._errors import StoreError
+from wf.runtime._engine import DEFAULT_URL
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "CliError",
+    "DbOption",
+    "Interrupted",
+    "JsonOption",
+    "cli_errors",
+    "database_missing",
+    "error_console",
+    "fail",
+    "format_time",
+    "parse_arg",
+    "parse_kwargs",
+    "resolve_url",
+    "run_async",
+    "type_name",
+]
+
+T = TypeVar("T")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="WF_DATABASE_URL",
+        help=f"Database URL, e.g. sqlite:///path/to/wf.db. Default: {DEFAULT_URL}.",
+        show_default=False,
+    ),
+]
+
+JsonOption = Annotated[
+    bool,
+    typer.Option("--json", help="Print JSON instead of a table (for scripts)."),
+]
+
+
+class CliError(Exception):
+    """A problem to report as one readable message on stderr and an exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class Interrupted(Exception):
+    """The command was stopped by SIGINT or SIGTERM after shutting down cleanly."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        # The shell convention for "terminated by signal N".
+        return 128 + self.signum
+
+
+def error_console() -> Console:
+    # Created per call: CliRunner swaps sys.stderr for each invocation.
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def fail(command: str, message: str, code: int = EXIT_USAGE, *, detail: str = "") -> NoReturn:
+    """Print ``wf COMMAND: message`` (and an optional plain detail block) and exit."""
+    console = error_console()
+    if detail:
+        console.print(escape(detail.rstrip("\n")), style="dim")
+    console.print(f"[red]wf {command}: {escape(message)}[/red]")
+    raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def cli_errors(command: str) -> Iterator[None]:
+    """Translate the errors every command can meet into a message and an exit code."""
+    try:
+        yield
+    except CliError as exc:
+        fail(command, exc.message, exc.code)
+    except StoreError as exc:
+        fail(command, f"cannot use the database: {exc}", EXIT_USAGE)
+    except Interrupted as exc:
+        fail(command, f"interrupted ({exc})", exc.exit_code)
+
+
+def run_async(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run ``main`` to completion; SIGINT/SIGTERM cancel it and raise :class:`Interrupted`.
+
+    Cancelling (instead of letting KeyboardInterrupt fly through whatever code
+    happens to run) lets ``async with Engine`` release its leases, so a run
+    resumes at once elsewhere. A second signal gets the default behaviour, as
+    a way out if shutting down hangs.
+    """
+    received: list[int] = []
+
+    async def guarded() -> T:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        installed: list[int] = []
+
+        def on_signal(signum: int) -> None:
+            received.append(signum)
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+            installed.clear()
+            if task is not None:
+                task.cancel()
+
+        for signum in (int(signal.SIGINT), int(signal.SIGTERM)):
+            try:
+                loop.add_signal_handler(signum, on_signal, signum)
+            except (NotImplementedError, RuntimeError, ValueError):
+                continue  # not the main thread, or no signal support: plain Ctrl-C still works
+            installed.append(signum)
+        try:
+            return await main()
+        except asyncio.CancelledError:
+            if received:
+                raise Interrupted(received[0]) from None
+            raise
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+
+    try:
+        return asyncio.run(guarded())
+    except KeyboardInterrupt:
+        raise Interrupted(signal.SIGINT) from None
+
+
+def parse_arg(text: str) -> Any:
+    """A command-line argument as JSON where it parses (``3``, ``'"x"'``, ``'{"a": 1}'``),
+    else the text itself, so ``wf run m:f hello`` passes the string ``"hello"``."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_kwargs(text: str | None) -> dict[str, Any]:
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise CliError(f"--kwargs is not valid JSON ({exc}): {text}") from None
+    if not isinstance(value, dict):
+        raise CliError(f'--kwargs must be a JSON object such as \'{{"label": "x"}}\', not {text}')
+    return value
+
+
+def resolve_url(db: str | None) -> str:
+    """The URL the engine will use for ``--db`` (mirrors ``Engine``'s own fallback)."""
+    return db or os.environ.get("WF_DATABASE_URL") or DEFAULT_URL
+
+
+def database_missing(url: str) -> str | None:
+    """The path of a SQLite database file that does not exist yet, else None.
+
+    Read-only commands check this so that looking at runs from the wrong
+    directory reports "no database" instead of silently creating an empty one.
+    """
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url[len("sqlite:///") :]
+    if not path or path == ":memory:" or os.path.exists(path):
+        return None
+    return path
+
+
+def format_time(timestamp: float | None) -> str:
+    if timestamp is None:
+        return ""
+    return _dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def type_name(qualified: str) -> str:
+    """A logged exception type as users write it: ``builtins:ValueError`` -> ``ValueError``,
+    ``app.errors:Declined`` -> ``app.errors.Declined``."""
+    module, sep, name = qualified.partition(":")
+    if not sep:
+        return qualified
+    if module == "builtins":
+        return name
+    if module == "wf._errors":
+        return f"wf.{name}"  # how users import them
+    return f"{module}.{name}"

@@ -1,0 +1,334 @@
+"""``wf run MODULE:FUNCTION [ARGS...]``: start a workflow run and follow it to its end."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as _dt
+import enum
+import importlib
+import inspect
+import json
+import os
+import sys
+import traceback
+from types import ModuleType
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.live import Live
+
+import wf
+from wf._errors import CompileError, StoreError, WorkflowError
+from wf.cli._app import app
+from wf.cli._common import (
+    EXIT_FAILED,
+    CliError,
+    DbOption,
+    Interrupted,
+    cli_errors,
+    error_console,
+    fail,
+    parse_arg,
+    parse_kwargs,
+    run_async,
+)
+from wf.cli._view import RunView, data_value, error_text
+from wf.runtime import _serde
+from wf.runtime._registry import workflow_id_of
+from wf.runtime._store import FINISHED, RunRecord
+
+__all__ = ["import_target", "run_command", "to_json"]
+
+_POLL = 0.1
+_WF_DIR = os.path.dirname(os.path.dirname(os.path.abspath(wf.__file__)))
+
+
+def _split_target(target: str) -> tuple[str, str]:
+    module, sep, qualname = target.partition(":")
+    if target.startswith("-"):
+        raise CliError(f"no such option: {target}")
+    if not sep or not module.strip() or not qualname.strip():
+        raise CliError(
+            f"expected MODULE:FUNCTION (e.g. orders.flows:process_order), not {target!r}"
+        )
+    if module.endswith(".py") or "/" in module or os.sep in module:
+        dotted = module.removesuffix(".py").replace(os.sep, ".").replace("/", ".")
+        raise CliError(
+            f"{module!r} is a file path; name the module as Python imports it: {dotted}:{qualname}"
+        )
+    return module, qualname
+
+
+def _import_failure(module: str, exc: BaseException) -> CliError:
+    """The message for a module that exists but raised while being imported."""
+    if isinstance(exc, CompileError):
+        return CliError(f"cannot compile module {module!r}:\n{exc}")
+    if isinstance(exc, SyntaxError):
+        text = "".join(traceback.format_exception_only(exc)).rstrip()
+        return CliError(f"cannot import module {module!r}:\n{text}")
+    summary = traceback.TracebackException.from_exception(exc)
+    # Frames of importlib and of wf itself only hide where the user's code failed.
+    summary.stack = traceback.StackSummary.from_list(
+        [
+            frame
+            for frame in summary.stack
+            if not frame.filename.startswith("<frozen") and not frame.filename.startswith(_WF_DIR)
+        ]
+    )
+    text = "".join(summary.format()).rstrip()
+    return CliError(f"importing module {module!r} raised an error:\n{text}")
+
+
+def import_target(target: str) -> tuple[Any, str]:
+    """Import ``MODULE`` of ``MODULE:FUNCTION`` through the wf compiler; return the
+    function and its workflow id.
+
+    Raises :class:`CliError` (usage) for every way the spec can be wrong.
+    """
+    module_name, qualname = _split_target(target)
+    cwd = os.getcwd()
+    # As `python -m` does: the project in the current directory wins over installed modules.
+    if not sys.path or sys.path[0] != cwd:
+        sys.path.insert(0, cwd)
+    wf.install_import_hook()
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if missing and (module_name == missing or module_name.startswith(missing + ".")):
+            raise CliError(
+                f"no module named {module_name!r} (searched the current directory {cwd}"
+                " and sys.path)"
+            ) from None
+        raise _import_failure(module_name, exc) from None
+    except Exception as exc:
+        raise _import_failure(module_name, exc) from None
+    obj: Any = module
+    for part in qualname.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise CliError(_missing_function(module, module_name, qualname)) from None
+    try:
+        return obj, workflow_id_of(obj)
+    except WorkflowError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _missing_function(module: ModuleType, module_name: str, qualname: str) -> str:
+    found = sorted(
+        name
+        for name, value in vars(module).items()
+        if callable(value)
+        and getattr(value, "__doc__", None) == "use workflow"
+        and getattr(value, "__module__", None) == module_name
+    )
+    message = f"module {module_name!r} has no function {qualname!r}"
+    if found:
+        message += f"; its workflows: {', '.join(found)}"
+    return message
+
+
+def _bind(fn: Any, workflow_id: str, args: list[Any], kwargs: dict[str, Any]) -> None:
+    # Checked before the engine opens: an open engine is a worker that may
+    # already be claiming other runs by the time start() would complain.
+    try:
+        inspect.signature(fn).bind(*args, **kwargs)
+    except TypeError as exc:
+        raise CliError(f"wrong arguments for workflow {workflow_id}: {exc}") from None
+
+
+def _check_args(raw: list[str]) -> list[Any]:
+    values = []
+    for text in raw:
+        value = parse_arg(text)
+        # Unknown options reach us as arguments (so that negative numbers work):
+        # a non-JSON "-x" is far more likely a mistyped option than a string.
+        if isinstance(value, str) and text.startswith("-"):
+            raise CliError(
+                f"no such option: {text} (to pass a string that starts with '-',"
+                f" write it as JSON: '\"{text}\"')"
+            )
+        values.append(value)
+    return values
+
+
+def to_json(value: Any) -> str:
+    """A run result as JSON text; values JSON cannot hold become their closest JSON form."""
+    return json.dumps(value, default=_json_default, ensure_ascii=False)
+
+
+def _json_default(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, _dt.datetime | _dt.date | _dt.time):
+        return value.isoformat()
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=repr)
+    if isinstance(value, enum.Enum):
+        return value.value
+    model_dump = getattr(value, "model_dump", None)
+    if callable(model_dump):
+        return model_dump(mode="json")
+    return str(value)
+
+
+async def _follow(engine: wf.Engine, run_id: str, workflow_id: str, console: Console) -> RunRecord:
+    """Poll the run's log and show its progress until it ends."""
+    view = RunView(run_id, workflow_id)
+    last = -1
+    live = Live(console=console, refresh_per_second=10) if console.is_terminal else None
+    with live if live is not None else contextlib.nullcontext():
+        while True:
+            # Status first: a finished run's last events were committed with its
+            # status, so the read below cannot miss them.
+            record = await engine.store.get_run(run_id)
+            if record is None:
+                raise CliError(f"run {run_id} disappeared from {engine.url}", EXIT_FAILED)
+            lines = []
+            for event in await engine.store.load_events(run_id, after=last):
+                last = event.seq
+                lines += view.apply(event)
+            if record.status == "failed" and not view.outcome and record.error:
+                view.outcome = _error_summary(record)
+            lines += view.set_status(record.status)
+            if live is not None:
+                live.update(view.render(), refresh=True)
+            else:
+                for line in lines:
+                    console.print(line, markup=False, highlight=False)
+            if record.status in FINISHED:
+                return record
+            await engine.wait_finished(run_id, _POLL)
+
+
+def _error_summary(record: RunRecord) -> str:
+    return error_text(data_value(record.error))
+
+
+def _error_traceback(record: RunRecord) -> str:
+    error = data_value(record.error)
+    if isinstance(error, dict):
+        return str(error.get("traceback") or "")
+    return ""
+
+
+@app.command(
+    "run",
+    context_settings={"ignore_unknown_options": True},
+)
+def run_command(
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="MODULE:FUNCTION",
+            help='The workflow to run: an importable module and a "use workflow" function in it.',
+            show_default=False,
+        ),
+    ],
+    args: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[ARGS]...",
+            help="Positional arguments, each parsed as JSON where it parses"
+            " (3, true, '{\"a\": 1}', '\"007\"') and passed as a string otherwise.",
+            show_default=False,
+        ),
+    ] = None,
+    kwargs: Annotated[
+        str | None,
+        typer.Option(
+            "--kwargs",
+            metavar="JSON",
+            help='Keyword arguments as a JSON object, e.g. \'{"label": "x"}\'.',
+            show_default=False,
+        ),
+    ] = None,
+    db: DbOption = None,
+    run_id: Annotated[
+        str | None,
+        typer.Option(
+            "--run-id",
+            help="Id of the run. Starting an id that exists resumes or shows that run"
+            " instead of starting another.",
+            show_default=False,
+        ),
+    ] = None,
+    detach: Annotated[
+        bool,
+        typer.Option(
+            "--detach",
+            help="Only enqueue the run and print its id; a `wf worker` executes it.",
+        ),
+    ] = False,
+) -> None:
+    """Run a workflow and print its result as JSON on stdout; progress goes to stderr.
+
+    Exit status: 0 when the run completed, 1 when it failed or was cancelled,
+    2 for usage errors, 130 when interrupted (the run resumes with the same
+    --run-id, or on `wf worker`).
+    """
+    console = error_console()
+    started: list[str] = []
+
+    async def main() -> RunRecord | str:
+        async with wf.Engine(db, worker=not detach) as engine:
+            try:
+                run = await engine.start(fn, *values, run_id=run_id, **keywords)
+            except (TypeError, ValueError) as exc:
+                raise CliError(str(exc)) from None
+            except StoreError:
+                raise
+            except WorkflowError as exc:
+                raise CliError(str(exc)) from None
+            started.append(run.id)
+            if detach:
+                return run.id
+            return await _follow(engine, run.id, workflow_id, console)
+
+    with cli_errors("run"):
+        keywords = parse_kwargs(kwargs)
+        values = _check_args(args or [])
+        fn, workflow_id = import_target(target)
+        _bind(fn, workflow_id, values, keywords)
+        try:
+            outcome = run_async(main)
+        except Interrupted as exc:
+            if started:
+                console.print(
+                    f"run {started[0]} stopped here; it resumes with"
+                    f" `wf run {target} --run-id {started[0]}` or on a `wf worker`",
+                    markup=False,
+                    highlight=False,
+                )
+            raise exc
+    if isinstance(outcome, str):
+        console.print(
+            f"started run {outcome} of {workflow_id}; a `wf worker` on this database runs it",
+            markup=False,
+            highlight=False,
+        )
+        sys.stdout.write(outcome + "\n")
+        return
+    _finish(outcome)
+
+
+def _finish(record: RunRecord) -> None:
+    if record.status == "completed":
+        try:
+            result = _serde.loads(record.result or "null")
+        except Exception:
+            # The value cannot be rebuilt here (a class moved): show what the log holds.
+            result = data_value(record.result)
+        sys.stdout.write(to_json(result) + "\n")
+        return
+    if record.status == "cancelled":
+        fail("run", f"run {record.run_id} was cancelled", EXIT_FAILED)
+    fail(
+        "run",
+        f"run {record.run_id} failed: {_error_summary(record)}",
+        EXIT_FAILED,
+        detail=_error_traceback(record),
+    )

@@ -1,0 +1,253 @@
+"""``wf runs list`` and ``wf runs show``: look at runs and their event logs."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+import wf
+from wf.cli._app import app
+from wf.cli._common import (
+    EXIT_FAILED,
+    CliError,
+    DbOption,
+    JsonOption,
+    cli_errors,
+    database_missing,
+    error_console,
+    format_time,
+    resolve_url,
+    run_async,
+)
+from wf.cli._view import data_value, error_text, format_duration, short, summarize
+from wf.runtime._events import Event
+from wf.runtime._store import RunRecord
+
+__all__ = ["Status", "run_json", "runs_app"]
+
+runs_app = typer.Typer(
+    name="runs",
+    help="Inspect workflow runs.",
+    no_args_is_help=True,
+)
+app.add_typer(runs_app, name="runs")
+
+
+class Status(enum.StrEnum):
+    pending = "pending"
+    running = "running"
+    sleeping = "sleeping"
+    waiting = "waiting"
+    completed = "completed"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+_STATUS_STYLES = {
+    "pending": "dim",
+    "running": "cyan",
+    "sleeping": "blue",
+    "waiting": "magenta",
+    "completed": "green",
+    "failed": "bold red",
+    "cancelled": "yellow",
+}
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return _dt.datetime.fromtimestamp(timestamp).astimezone().isoformat()
+
+
+def run_json(record: RunRecord, *, full: bool = False) -> dict[str, Any]:
+    """A run as JSON for ``--json``; ``full`` adds input, result and error."""
+    data: dict[str, Any] = {
+        "run_id": record.run_id,
+        "workflow_id": record.workflow_id,
+        "status": record.status,
+        "created_at": _iso(record.created_at),
+        "updated_at": _iso(record.updated_at),
+        "wake_at": _iso(record.wake_at),
+        "attempt": record.attempt,
+    }
+    if full:
+        data["input"] = data_value(record.input)
+        data["result"] = data_value(record.result)
+        data["error"] = data_value(record.error)
+    return data
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, default=str, ensure_ascii=False, indent=2) + "\n")
+
+
+def _stdout_console() -> Console:
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        # Piped into grep or a file, there is no screen to fit: never cut ids.
+        console.width = max(console.width, 160)
+    return console
+
+
+def _status_text(status: str) -> Text:
+    return Text(status, style=_STATUS_STYLES.get(status, ""))
+
+
+@runs_app.command("list")
+def list_command(
+    db: DbOption = None,
+    status: Annotated[
+        Status | None,
+        typer.Option("--status", help="Only runs in this state.", show_default=False),
+    ] = None,
+    workflow: Annotated[
+        str | None,
+        typer.Option(
+            "--workflow",
+            help="Only runs of this workflow: its id (module:function) or function name.",
+            show_default=False,
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Most runs to show.")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List runs, newest first."""
+
+    async def main() -> list[RunRecord]:
+        async with wf.Engine(db, worker=False) as engine:
+            return await engine.store.list_runs(
+                status=None if status is None else status.value, workflow=workflow, limit=limit
+            )
+
+    with cli_errors("runs list"):
+        missing = database_missing(resolve_url(db))
+        records = [] if missing else run_async(main)
+    if as_json:
+        _print_json([run_json(record) for record in records])
+        return
+    if not records:
+        where = f" (database {missing} does not exist yet)" if missing else ""
+        error_console().print(f"no runs{where}", markup=False, highlight=False)
+        return
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+    # Ids fold rather than get cut: a run id is made to be copied.
+    table.add_column("RUN ID", overflow="fold", min_width=12)
+    table.add_column("WORKFLOW", overflow="fold", min_width=12)
+    table.add_column("STATUS", no_wrap=True, min_width=9)
+    table.add_column("CREATED", no_wrap=True)
+    table.add_column("UPDATED", no_wrap=True)
+    for record in records:
+        table.add_row(
+            record.run_id,
+            record.workflow_id,
+            _status_text(record.status),
+            format_time(record.created_at),
+            format_time(record.updated_at),
+        )
+    _stdout_console().print(table)
+
+
+@runs_app.command("show")
+def show_command(
+    run_id: Annotated[str, typer.Argument(help="The run's id.", show_default=False)],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a run: its state, result or error, and its event timeline."""
+
+    async def main() -> tuple[RunRecord, list[Event]]:
+        async with wf.Engine(db, worker=False) as engine:
+            record = await engine.store.get_run(run_id)
+            if record is None:
+                raise CliError(f"no run with id {run_id!r} in {engine.url}", EXIT_FAILED)
+            return record, await engine.store.load_events(run_id)
+
+    with cli_errors("runs show"):
+        url = resolve_url(db)
+        missing = database_missing(url)
+        if missing:
+            raise CliError(
+                f"no run with id {run_id!r}: database {missing} does not exist", EXIT_FAILED
+            )
+        record, events = run_async(main)
+    if as_json:
+        _print_json({"run": run_json(record, full=True), "events": _events_json(events)})
+        return
+    console = _stdout_console()
+    console.print(_header(record, events))
+    if record.status == "failed":
+        error = data_value(record.error)
+        if isinstance(error, dict) and error.get("traceback"):
+            console.print(escape(str(error["traceback"]).rstrip()), style="dim", soft_wrap=True)
+    console.print(_timeline(events))
+
+
+def _events_json(events: list[Event]) -> list[dict[str, Any]]:
+    start = events[0].at if events else 0.0
+    return [
+        {
+            "seq": event.seq,
+            "at": _iso(event.at),
+            "offset_ms": round((event.at - start) * 1000, 3),
+            "kind": event.kind,
+            "cid": event.cid,
+            "name": event.name,
+            "data": data_value(event.data),
+        }
+        for event in events
+    ]
+
+
+def _header(record: RunRecord, events: list[Event]) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row("run", record.run_id)
+    grid.add_row("workflow", record.workflow_id)
+    grid.add_row("status", _status_text(record.status))
+    grid.add_row("created", format_time(record.created_at))
+    took = format_duration(record.updated_at - record.created_at)
+    grid.add_row("updated", f"{format_time(record.updated_at)} ({took} after creation)")
+    if events:
+        grid.add_row("input", summarize(events[0]))
+    if record.wake_at is not None and record.status in ("sleeping", "pending"):
+        grid.add_row("wakes", format_time(record.wake_at))
+    if record.attempt > 1:
+        grid.add_row("attempt", str(record.attempt))
+    if record.status == "completed":
+        grid.add_row("result", short(data_value(record.result), 200))
+    elif record.status == "failed":
+        grid.add_row("error", Text(error_text(data_value(record.error)), style="red"))
+    return grid
+
+
+def _timeline(events: list[Event]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+    table.add_column("SEQ", justify="right", no_wrap=True)
+    table.add_column("+MS", justify="right", no_wrap=True)
+    table.add_column("KIND", no_wrap=True)
+    table.add_column("NAME", overflow="fold")
+    table.add_column("CID", justify="right", no_wrap=True)
+    table.add_column("DATA", overflow="fold")
+    start = events[0].at if events else 0.0
+    for event in events:
+        table.add_row(
+            str(event.seq),
+            f"{(event.at - start) * 1000:.0f}",
+            event.kind,
+            event.name or "",
+            "" if event.cid is None else str(event.cid),
+            summarize(event),
+        )
+    return table

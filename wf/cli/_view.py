@@ -1,0 +1,340 @@
+"""Turning a run's event log into text: the live step view of ``wf run`` and the
+timeline of ``wf runs show``."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.spinner import Spinner
+from rich.table import Table
+from rich.text import Text
+
+from wf.cli._common import format_time, type_name
+from wf.runtime._events import (
+    CANCEL_REQUESTED,
+    RUN_CANCELLED,
+    RUN_COMPLETED,
+    RUN_FAILED,
+    RUN_STARTED,
+    STEP_COMPLETED,
+    STEP_FAILED,
+    STEP_RETRYING,
+    STEP_SCHEDULED,
+    TIMER_FIRED,
+    TIMER_SCHEDULED,
+    Event,
+)
+
+__all__ = [
+    "RunView",
+    "data_value",
+    "error_text",
+    "format_duration",
+    "plain",
+    "short",
+    "summarize",
+]
+
+_TAG = "__wf__"
+
+
+def plain(value: Any) -> Any:
+    """A tagged serde value as plain JSON for display.
+
+    Deliberately not ``serde.loads``: that imports the classes the log names
+    (running user modules just to print a run) and fails when they moved.
+    """
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    tag = value.get(_TAG)
+    if not isinstance(tag, str):
+        return {key: plain(item) for key, item in value.items()}
+    inner = value.get("v")
+    if tag == "dict" and isinstance(inner, list):
+        pairs = [pair for pair in inner if isinstance(pair, list) and len(pair) == 2]
+        return {_key(pair[0]): plain(pair[1]) for pair in pairs}
+    return plain(inner)
+
+
+def _key(key: Any) -> str:
+    key = plain(key)
+    return key if isinstance(key, str) else json.dumps(key, default=str)
+
+
+def data_value(data: str | None) -> Any:
+    """An event's ``data`` as plain JSON (the raw text if it is not JSON at all)."""
+    if data is None:
+        return None
+    try:
+        return plain(json.loads(data))
+    except ValueError:
+        return data
+
+
+def short(value: Any, limit: int = 60) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def error_text(error: Any) -> str:
+    """``Type: message`` from an encoded exception."""
+    if not isinstance(error, dict):
+        return short(error) if error is not None else "unknown error"
+    name = type_name(str(error.get("type", "Exception")))
+    message = str(error.get("message", ""))
+    return f"{name}: {message}" if message else name
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def _arg(value: Any) -> str:
+    # Always JSON, so the string "3" and the number 3 read differently.
+    return short(json.dumps(value, default=str, ensure_ascii=False), 30)
+
+
+def _call_args(value: Any) -> str:
+    if not isinstance(value, dict):
+        return short(value)
+    parts = [_arg(arg) for arg in value.get("args", [])]
+    kwargs = value.get("kwargs", {})
+    if isinstance(kwargs, dict):
+        parts += [f"{key}={_arg(arg)}" for key, arg in kwargs.items()]
+    return short(", ".join(parts))
+
+
+def _clock(timestamp: float, reference: float) -> str:
+    """Local time of ``timestamp``, without the date when it is the day of ``reference``."""
+    full = format_time(timestamp)
+    return full[11:] if full[:10] == format_time(reference)[:10] else full
+
+
+def summarize(event: Event) -> str:
+    """One short line about what an event says, for the timeline table."""
+    value = data_value(event.data)
+    kind = event.kind
+    if kind == RUN_STARTED:
+        return f"({_call_args(value)})"
+    if kind == STEP_SCHEDULED:
+        if isinstance(value, dict):
+            return short(", ".join(f"{key}={_arg(arg)}" for key, arg in value.items()))
+        return short(value)
+    if kind in (STEP_COMPLETED, RUN_COMPLETED):
+        return f"-> {short(value)}"
+    if kind == STEP_RETRYING and isinstance(value, dict):
+        text = f"attempt {value.get('attempt', '?')}: {error_text(value.get('error'))}"
+        retry_at = value.get("retry_at")
+        if isinstance(retry_at, int | float):
+            text += f"; retry in {format_duration(retry_at - event.at)}"
+        return short(text, 100)
+    if kind == STEP_FAILED and isinstance(value, dict):
+        return short(f"attempt {value.get('attempt', '?')}: {error_text(value.get('error'))}", 100)
+    if kind == RUN_FAILED:
+        return short(error_text(value), 100)
+    if kind == TIMER_SCHEDULED and isinstance(value, dict):
+        fire_at = value.get("fire_at")
+        if isinstance(fire_at, int | float):
+            return f"fires in {format_duration(fire_at - event.at)}, at {_clock(fire_at, event.at)}"
+    if value is None:
+        return ""
+    return short(value)
+
+
+@dataclass(slots=True)
+class _Row:
+    cid: int
+    kind: str  # "step" or "timer"
+    name: str
+    status: str
+    started: float
+    ended: float | None = None
+    detail: str = ""
+
+
+_ICONS = {
+    "completed": ("✓", "green"),
+    "fired": ("✓", "green"),
+    "failed": ("✗", "red"),
+    "retrying": ("↻", "yellow"),
+    "abandoned": ("-", "dim"),
+}
+_RUN_STYLES = {"completed": "bold green", "failed": "bold red", "cancelled": "bold yellow"}
+_FINISHED = ("completed", "failed", "cancelled")
+_OUTCOMES = frozenset({STEP_COMPLETED, STEP_FAILED, STEP_RETRYING, TIMER_FIRED})
+
+
+class RunView:
+    """What ``wf run`` shows while it waits: one line per step and timer, and the run's state.
+
+    ``apply`` and ``set_status`` return the plain lines describing each change,
+    which is all that is printed when stderr is not a terminal.
+    """
+
+    def __init__(self, run_id: str, workflow_id: str) -> None:
+        self.run_id = run_id
+        self.workflow_id = workflow_id
+        self._module = workflow_id.partition(":")[0]
+        self.status = "pending"
+        self.started: float | None = None
+        self.ended: float | None = None
+        self.outcome = ""
+        self.rows: dict[int, _Row] = {}
+        # Outcomes logged ahead of their operation's own event, kept until it shows up.
+        self._early: dict[int, list[Event]] = {}
+
+    @property
+    def finished(self) -> bool:
+        return self.status in _FINISHED
+
+    def _label(self, name: str | None) -> str:
+        # Steps of the workflow's own module are shown by function name only.
+        module, sep, qualname = (name or "?").partition(":")
+        return qualname if sep and module == self._module else (name or "?")
+
+    def set_status(self, status: str) -> list[str]:
+        if status == self.status or self.finished:
+            return []
+        self.status = status
+        if status in _FINISHED:
+            self.ended = self.ended or time.time()
+            self._abandon()
+        return [f"run {self.run_id}: {status}"]
+
+    def _abandon(self) -> None:
+        # Race losers and timeouts that never fired: the run ended without them.
+        for row in self.rows.values():
+            if row.ended is None:
+                row.status = "cancelled" if row.kind == "timer" else "abandoned"
+                row.ended = self.ended
+
+    def apply(self, event: Event) -> list[str]:
+        kind, cid = event.kind, event.cid
+        value = data_value(event.data)
+        if kind == RUN_STARTED:
+            self.started = event.at
+            return [f"run {self.run_id}: {self.workflow_id}({_call_args(value)}) started"]
+        if kind == STEP_SCHEDULED and cid is not None:
+            row = _Row(cid, "step", self._label(event.name), "scheduled", event.at)
+            self.rows[cid] = row
+            if self.status == "pending":
+                self.status = "running"
+            return [f"  step {row.name} #{cid}: scheduled", *self._catch_up(row)]
+        if kind == TIMER_SCHEDULED and cid is not None:
+            fire_at = value.get("fire_at") if isinstance(value, dict) else None
+            detail = ""
+            if isinstance(fire_at, int | float):
+                detail = f"{format_duration(fire_at - event.at)}, until {_clock(fire_at, event.at)}"
+            row = _Row(cid, "timer", "timer", "sleeping", event.at, detail=detail)
+            self.rows[cid] = row
+            return [f"  timer #{cid}: sleeping {detail}".rstrip(), *self._catch_up(row)]
+        if cid is not None and kind in _OUTCOMES:
+            known = self.rows.get(cid)
+            if known is None:
+                self._early.setdefault(cid, []).append(event)
+                return []
+            return self._update_row(known, kind, value, event.at)
+        if kind == CANCEL_REQUESTED:
+            return [f"run {self.run_id}: cancellation requested"]
+        if kind in (RUN_COMPLETED, RUN_FAILED, RUN_CANCELLED):
+            return self._finish(kind, value, event.at)
+        return []
+
+    def _catch_up(self, row: _Row) -> list[str]:
+        lines = []
+        for event in self._early.pop(row.cid, []):
+            lines += self._update_row(row, event.kind, data_value(event.data), event.at)
+        return lines
+
+    def _update_row(self, row: _Row, kind: str, value: Any, at: float) -> list[str]:
+        where = f"step {row.name} #{row.cid}" if row.kind == "step" else f"timer #{row.cid}"
+        if kind == STEP_COMPLETED:
+            row.status, row.ended = "completed", at
+            row.detail = format_duration(at - row.started)
+            return [f"  {where}: completed in {row.detail}"]
+        if kind == STEP_RETRYING and isinstance(value, dict):
+            row.status = "retrying"
+            row.detail = (
+                f"attempt {value.get('attempt', '?')} failed: {error_text(value.get('error'))}"
+            )
+            retry_at = value.get("retry_at")
+            if isinstance(retry_at, int | float):
+                row.detail += f"; next in {format_duration(retry_at - at)}"
+            return [f"  {where}: retrying ({row.detail})"]
+        if kind == STEP_FAILED:
+            row.status, row.ended = "failed", at
+            attempt = value.get("attempt", "?") if isinstance(value, dict) else "?"
+            error = value.get("error") if isinstance(value, dict) else value
+            row.detail = f"after {attempt} attempt(s): {error_text(error)}"
+            return [f"  {where}: failed {row.detail}"]
+        if kind == TIMER_FIRED:
+            row.status, row.ended = "fired", at
+            return [f"  {where}: fired"]
+        return []
+
+    def _finish(self, kind: str, value: Any, at: float) -> list[str]:
+        self.status = {RUN_COMPLETED: "completed", RUN_FAILED: "failed"}.get(kind, "cancelled")
+        self.ended = at
+        self._abandon()
+        took = f" in {format_duration(at - self.started)}" if self.started is not None else ""
+        if kind == RUN_FAILED:
+            self.outcome = error_text(value)
+            return [f"run {self.run_id}: failed{took}: {self.outcome}"]
+        return [f"run {self.run_id}: {self.status}{took}"]
+
+    # -- the terminal rendering ------------------------------------------------------
+
+    def render(self) -> RenderableType:
+        now = time.time()
+        header = Text.assemble(
+            ("run ", "dim"),
+            (self.run_id, "bold"),
+            "  ",
+            (self.workflow_id, "cyan"),
+            "  ",
+            (self.status, _RUN_STYLES.get(self.status, "yellow")),
+        )
+        if self.started is not None:
+            header.append(f"  {format_duration((self.ended or now) - self.started)}", style="dim")
+        if self.outcome:
+            header.append(f"  {self.outcome}", style="red")
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(width=2)
+        grid.add_column(no_wrap=True)
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold")
+        for row in self.rows.values():
+            icon: RenderableType
+            if row.status in _ICONS:
+                symbol, style = _ICONS[row.status]
+                icon = Text(symbol, style=style)
+            elif row.kind == "timer":
+                icon = Text("◷", style="blue")
+            else:
+                icon = Spinner("dots", style="cyan")
+            detail = row.detail
+            if row.ended is None and row.kind == "step" and row.status == "scheduled":
+                detail = format_duration(now - row.started)
+            status_style = _ICONS.get(row.status, ("", "yellow"))[1]
+            grid.add_row(
+                icon,
+                Text(f"{row.name} #{row.cid}" if row.kind == "step" else f"timer #{row.cid}"),
+                Text(row.status, style=status_style),
+                Text(detail, style="dim"),
+            )
+        return Group(header, grid) if self.rows else header
