@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sqlite3
 
 import pytest
+from rich.console import Console
 from wfcli_support import (
     Project,
     events_of,
@@ -17,6 +19,10 @@ from wfcli_support import (
     wf_process,
     with_engine,
 )
+
+from wf.cli._common import format_time
+from wf.cli._view import RunView, plain
+from wf.runtime._events import Event
 
 
 def test_run_prints_only_the_json_result_on_stdout(project: Project) -> None:
@@ -286,3 +292,80 @@ def test_help_describes_the_exit_codes() -> None:
     assert result.exit_code == 0
     assert "MODULE:FUNCTION" in result.stdout
     assert "--detach" in result.stdout
+
+
+def _event(
+    seq: int, kind: str, cid: int | None, name: str | None, data: object, at: float
+) -> Event:
+    return Event(seq, kind, cid, name, None if data is None else json.dumps(data), at)
+
+
+def test_the_step_view_follows_the_log_in_plain_lines_and_on_a_terminal() -> None:
+    view = RunView("r1", "app.flows:order")
+    lines: list[str] = []
+    error = {"type": "builtins:ConnectionError", "message": "reset"}
+    retrying = {"attempt": 1, "retry_at": 101.02, "error": error}
+    for event in [
+        _event(0, "run_started", None, "app.flows:order", {"args": ["o-1"], "kwargs": {}}, 100.0),
+        # A step whose result was logged before its own scheduling event.
+        _event(1, "step_completed", 0, "app.flows:load", {"total": 3}, 100.01),
+        _event(2, "step_scheduled", 0, "app.flows:load", {"order_id": "o-1"}, 100.01),
+        _event(3, "step_scheduled", 1, "other.mod:charge", {}, 100.02),
+        _event(4, "step_retrying", 1, "other.mod:charge", retrying, 100.02),
+        _event(5, "timer_scheduled", 2, "timer", {"fire_at": 160.0}, 100.03),
+    ]:
+        lines += view.apply(event)
+    lines += view.set_status("sleeping")
+    assert lines == [
+        'run r1: app.flows:order("o-1") started',
+        "  step load #0: scheduled",
+        "  step load #0: completed in 0 ms",
+        "  step other.mod:charge #1: scheduled",
+        "  step other.mod:charge #1: retrying (attempt 1 failed: ConnectionError: reset;"
+        " next in 1.0 s)",
+        "  timer #2: sleeping 60.0 s, until " + format_time(160.0)[11:],
+        "run r1: sleeping",
+    ]
+    failed = {"type": "app.errors:Declined", "message": "card"}
+    assert view.apply(_event(6, "run_failed", None, None, failed, 101.0)) == [
+        "run r1: failed in 1.0 s: app.errors.Declined: card"
+    ]
+    assert view.set_status("failed") == []  # already known from the log
+
+    console = Console(record=True, width=120, force_terminal=True)
+    console.print(view.render())
+    screen = console.export_text()
+    assert "run r1  app.flows:order  failed" in screen
+    assert re.search(r"✓ +load #0 +completed", screen)
+    assert re.search(r"- +other.mod:charge #1 +abandoned", screen)
+    assert re.search(r"- +timer #2 +cancelled", screen)  # the run ended before it fired
+
+
+def test_the_terminal_view_keeps_to_the_latest_rows() -> None:
+    view = RunView("r2", "m:f")
+    for cid in range(50):
+        view.apply(_event(2 * cid + 1, "step_scheduled", cid, "m:s", {}, 1.0))
+        if cid < 45:
+            view.apply(_event(2 * cid + 2, "step_completed", cid, "m:s", 1, 2.0))
+    console = Console(record=True, width=100, force_terminal=True)
+    console.print(view.render(max_rows=10))
+    screen = console.export_text()
+    assert "… 40 earlier" in screen
+    assert "40 completed" in screen
+    assert "s #49" in screen
+    assert "s #39 " not in screen
+
+
+def test_tagged_values_are_shown_as_plain_json() -> None:
+    tagged = {
+        "when": {"__wf__": "datetime", "v": "2030-01-01T09:30:00+00:00"},
+        "pair": {"__wf__": "tuple", "v": [1, {"__wf__": "uuid", "v": "abc"}]},
+        "map": {"__wf__": "dict", "v": [[1, "one"], [[2, 3], "pair"]]},
+        "line": {"__wf__": "dataclass", "t": "app.orders:Line", "v": {"sku": "A1"}},
+    }
+    assert plain(tagged) == {
+        "when": "2030-01-01T09:30:00+00:00",
+        "pair": [1, "abc"],
+        "map": {"1": "one", "[2, 3]": "pair"},
+        "line": {"sku": "A1"},
+    }

@@ -1,6 +1,8 @@
 """``python -m wf.cli``: the ``wf`` command without the console script."""
 
-from wf.cli import main
+from wf.cli import _register, app
 
 if __name__ == "__main__":
-    main()
+    _register()
+    # Help and usage lines then read "wf ...", as with the console script.
+    app(prog_name="wf")

@@ -195,7 +195,7 @@ async def _follow(engine: wf.Engine, run_id: str, workflow_id: str, console: Con
                 view.outcome = _error_summary(record)
             lines += view.set_status(record.status)
             if live is not None:
-                live.update(view.render(), refresh=True)
+                live.update(view.render(max(5, console.size.height - 4)), refresh=True)
             else:
                 for line in lines:
                     console.print(line, markup=False, highlight=False)
@@ -231,7 +231,7 @@ def run_command(
     args: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[ARGS]...",
+            metavar="ARGS",
             help="Positional arguments, each parsed as JSON where it parses"
             " (3, true, '{\"a\": 1}', '\"007\"') and passed as a string otherwise.",
             show_default=False,

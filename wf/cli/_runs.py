@@ -109,7 +109,12 @@ def list_command(
     db: DbOption = None,
     status: Annotated[
         Status | None,
-        typer.Option("--status", help="Only runs in this state.", show_default=False),
+        typer.Option(
+            "--status",
+            metavar="STATUS",
+            help="Only runs in this state: " + ", ".join(s.value for s in Status) + ".",
+            show_default=False,
+        ),
     ] = None,
     workflow: Annotated[
         str | None,
@@ -160,7 +165,9 @@ def list_command(
 
 @runs_app.command("show")
 def show_command(
-    run_id: Annotated[str, typer.Argument(help="The run's id.", show_default=False)],
+    run_id: Annotated[
+        str, typer.Argument(metavar="RUN_ID", help="The run's id.", show_default=False)
+    ],
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -173,6 +173,7 @@ _ICONS = {
     "failed": ("✗", "red"),
     "retrying": ("↻", "yellow"),
     "abandoned": ("-", "dim"),
+    "cancelled": ("-", "dim"),
 }
 _RUN_STYLES = {"completed": "bold green", "failed": "bold red", "cancelled": "bold yellow"}
 _FINISHED = ("completed", "failed", "cancelled")
@@ -299,7 +300,9 @@ class RunView:
 
     # -- the terminal rendering ------------------------------------------------------
 
-    def render(self) -> RenderableType:
+    def render(self, max_rows: int = 30) -> RenderableType:
+        """The header and the latest ``max_rows`` rows; earlier ones are only counted,
+        so a run of thousands of steps stays one screen and cheap to redraw."""
         now = time.time()
         header = Text.assemble(
             ("run ", "dim"),
@@ -318,7 +321,16 @@ class RunView:
         grid.add_column(no_wrap=True)
         grid.add_column(no_wrap=True)
         grid.add_column(overflow="fold")
-        for row in self.rows.values():
+        rows = list(self.rows.values())
+        cut = max(0, len(rows) - max_rows)
+        hidden, shown = rows[:cut], rows[cut:]
+        if hidden:
+            counts: dict[str, int] = {}
+            for row in hidden:
+                counts[row.status] = counts.get(row.status, 0) + 1
+            summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+            grid.add_row("", Text(f"… {len(hidden)} earlier", style="dim"), "", summary)
+        for row in shown:
             icon: RenderableType
             if row.status in _ICONS:
                 symbol, style = _ICONS[row.status]
@@ -337,4 +349,4 @@ class RunView:
                 Text(row.status, style=status_style),
                 Text(detail, style="dim"),
             )
-        return Group(header, grid) if self.rows else header
+        return Group(header, grid) if rows else header
