@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
-import types
 import uuid
-from collections.abc import Awaitable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from wfcli_support import FLOWS, Project
-
-import wf.runtime._engine
 
 
 @pytest.fixture
@@ -32,22 +28,3 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project
         if name.startswith(("wfcli_", "wfextra_")):
             del sys.modules[name]
 
-
-async def _wait_for(awaitable: Awaitable[object], timeout: float | None) -> object:
-    async with asyncio.timeout(timeout):
-        return await awaitable
-
-
-@pytest.fixture(autouse=True)
-def _cancellable_engine_waits(monkeypatch: pytest.MonkeyPatch) -> None:
-    """WORKAROUND, remove once wf/runtime/_engine.py no longer uses asyncio.wait_for.
-
-    On Python 3.11 ``asyncio.wait_for`` swallows a cancellation that arrives
-    while its inner awaitable has just finished (CPython gh-86296). The engine's
-    poller waits with it, so ``Engine.close()`` hangs forever when a run ends
-    right after it was started. This gives the engine 3.12's ``wait_for`` in
-    this process; the subprocess tests still use the real one.
-    """
-    shim = types.SimpleNamespace(**vars(asyncio))
-    shim.wait_for = _wait_for
-    monkeypatch.setattr(wf.runtime._engine, "asyncio", shim)

@@ -268,3 +268,23 @@ async def test_a_second_engine_finishes_a_run_started_without_worker(db_url: str
         run = await client.start(basic.sequential, 4)
     async with wf.Engine(db_url, poll_interval=0.02) as worker:
         assert await worker.get_run(run.id).result(timeout=10) == 6
+
+
+async def test_each_steps_result_is_logged_after_its_scheduling(engine: wf.Engine) -> None:
+    run = await engine.start(basic.sequential, 5)
+    await run.result(timeout=10)
+    seen: set[int | None] = set()
+    async for event in run.events():
+        if event.kind == "step_scheduled":
+            seen.add(event.cid)
+        elif event.kind == STEP_COMPLETED:
+            assert event.cid in seen, f"result #{event.cid} logged before its step_scheduled"
+
+
+async def test_engine_closes_right_after_a_run_ends_at_once(db_url: str) -> None:
+    # Python 3.11's asyncio.wait_for could swallow close()'s cancellation here.
+    async with asyncio.timeout(10):
+        async with wf.Engine(db_url, poll_interval=0.01) as engine:
+            run = await engine.start(basic.failing, "now")
+            with pytest.raises(wf.RunFailedError):
+                await run.result(timeout=5)

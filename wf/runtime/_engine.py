@@ -25,7 +25,7 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,7 +46,7 @@ from wf.runtime._events import (
     TIMER_FIRED,
     Event,
 )
-from wf.runtime._metadata import StepMetadata, step_metadata_var
+from wf.runtime._metadata import step_metadata_var
 from wf.runtime._registry import StepSpec, resolve, resolve_step
 from wf.runtime._store import Commit, RunRecord, RunUpdate, Store, open_store
 
@@ -296,9 +296,11 @@ class EngineCore:
             self._fail_nondeterministic(live)
             return
         outbox, effects = ctx.take()
-        # Effects first: a started step only runs on a later turn, so its result is
-        # still appended after these events, and a step that finishes at once is
-        # queued ahead of the flush and joins the same commit.
+        # The operations go into the log before any of their steps starts: a step
+        # whose first turn finishes at once appends its result right away, after
+        # its step_scheduled and in the same commit.
+        for kind, cid, name, data in outbox:
+            self._append(live, kind, cid, name, data)
         for effect in effects:
             if type(effect) is StartStep:
                 self._start_step(live, effect)
@@ -309,8 +311,6 @@ class EngineCore:
                 live.wake_at.pop(effect.cid, None)
                 if handle is not None:
                     handle.cancel()
-        for kind, cid, name, data in outbox:
-            self._append(live, kind, cid, name, data)
         if ctx.finished is not None:
             self._finish(live)
         else:
@@ -329,7 +329,36 @@ class EngineCore:
                     StartStep(effect.cid, effect.step_id, effect.arguments, effect.attempt),
                 )
                 return
-        live.steps[effect.cid] = loop.create_task(self._run_step(live, effect))
+        try:
+            spec = resolve_step(effect.step_id)
+            args, kwargs = spec.call_args(_serde.loads(effect.arguments))
+        except Exception as exc:
+            self._step_error(live, effect, None, exc)
+            return
+        context = contextvars.copy_context()
+        context.run(step_metadata_var.set, (effect, live.ctx.run_id, time.time()))
+        if not spec.is_async or spec.options.timeout is not None:
+            task = loop.create_task(
+                self._run_step(live, effect, spec, args, kwargs), context=context
+            )
+            live.steps[effect.cid] = task
+            return
+        # Run the step's first turn right here, as Python 3.12's eager tasks do: most
+        # steps either finish without suspending (no task, no extra loop turn) or
+        # block on real I/O, and only those need a task to carry on.
+        coro = spec.fn(*args, **kwargs)
+        try:
+            yielded = context.run(coro.send, None)
+        except StopIteration as stop:
+            self._step_done(live, effect, stop.value)
+            return
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:
+            self._step_error(live, effect, spec, exc)
+            return
+        resume = self._resume_step(live, effect, spec, _Resume(coro, yielded))
+        live.steps[effect.cid] = loop.create_task(resume, context=context)
 
     def _retry_due(self, live: _Live, effect: StartStep) -> None:
         live.retries.pop(effect.cid, None)
@@ -337,37 +366,32 @@ class EngineCore:
         if not live.dropped:
             self._start_step(live, effect)
 
-    async def _run_step(self, live: _Live, effect: StartStep) -> None:
-        run_id = live.ctx.run_id
-        spec: StepSpec | None = None
+    async def _run_step(
+        self,
+        live: _Live,
+        effect: StartStep,
+        spec: StepSpec,
+        args: list[Any],
+        kwargs: dict[str, Any],
+    ) -> None:
+        """A step that needs a task from the start: a thread step, or one with a timeout."""
+        timeout = spec.options.timeout
+        if spec.is_async:
+            awaitable: Any = spec.fn(*args, **kwargs)
+        else:
+            if self._threads is None:
+                self._threads = ThreadPoolExecutor(thread_name_prefix="wf-step")
+            call = functools.partial(contextvars.copy_context().run, spec.fn, *args, **kwargs)
+            awaitable = asyncio.get_running_loop().run_in_executor(self._threads, call)
+        if timeout is not None:
+            awaitable = _with_timeout(awaitable, timeout)
+        await self._resume_step(live, effect, spec, awaitable)
+
+    async def _resume_step(
+        self, live: _Live, effect: StartStep, spec: StepSpec, awaitable: Awaitable[Any]
+    ) -> None:
         try:
-            spec = resolve_step(effect.step_id)
-            args, kwargs = spec.call_args(_serde.loads(effect.arguments))
-            meta = StepMetadata(
-                step_id=effect.step_id,
-                correlation_id=effect.cid,
-                attempt=effect.attempt,
-                started_at=time.time(),
-                run_id=run_id,
-            )
-            token = step_metadata_var.set(meta)
-            try:
-                timeout = spec.options.timeout
-                if spec.is_async:
-                    awaitable: Any = spec.fn(*args, **kwargs)
-                else:
-                    if self._threads is None:
-                        self._threads = ThreadPoolExecutor(thread_name_prefix="wf-step")
-                    call = functools.partial(
-                        contextvars.copy_context().run, spec.fn, *args, **kwargs
-                    )
-                    awaitable = asyncio.get_running_loop().run_in_executor(self._threads, call)
-                result = await (
-                    awaitable if timeout is None else asyncio.wait_for(awaitable, timeout)
-                )
-            finally:
-                step_metadata_var.reset(token)
-            data = _serde.dumps(result, where=f"result of step {effect.step_id}")
+            result = await awaitable
         except asyncio.CancelledError:
             if self._closing or live.dropped:
                 raise
@@ -380,8 +404,17 @@ class EngineCore:
             return
         finally:
             live.steps.pop(effect.cid, None)
-        if not live.dropped:
-            self._append_delivery(live, STEP_COMPLETED, effect.cid, effect.step_id, data)
+        self._step_done(live, effect, result)
+
+    def _step_done(self, live: _Live, effect: StartStep, result: Any) -> None:
+        if live.dropped:
+            return
+        try:
+            data = _serde.dumps(result, where=f"result of step {effect.step_id}")
+        except SerializationError as exc:
+            self._step_error(live, effect, None, exc)
+            return
+        self._append_delivery(live, STEP_COMPLETED, effect.cid, effect.step_id, data)
 
     def _step_error(
         self, live: _Live, effect: StartStep, spec: StepSpec | None, exc: BaseException
@@ -512,8 +545,11 @@ class EngineCore:
             if claimed and len(self._runs) < self.concurrency:
                 await asyncio.sleep(0)
                 continue
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the
+            # cancellation from close() when the event was just set (gh-86296).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
+                async with asyncio.timeout(self.poll_interval):
+                    await self._wakeup.wait()
             self._wakeup.clear()
 
     async def _claim_some(self) -> int:
@@ -607,7 +643,8 @@ class EngineCore:
         fut: asyncio.Future[None] = loop.create_future()
         self._waiters.setdefault(run_id, []).append(fut)
         try:
-            await asyncio.wait_for(fut, timeout)
+            async with asyncio.timeout(timeout):
+                await fut
         except TimeoutError:
             pass
         finally:
@@ -616,6 +653,41 @@ class EngineCore:
                 waiters.remove(fut)
                 if not waiters:
                     del self._waiters[run_id]
+
+
+async def _with_timeout(awaitable: Awaitable[Any], seconds: float) -> Any:
+    # asyncio.timeout rather than wait_for, which can lose a cancellation on 3.11.
+    async with asyncio.timeout(seconds):
+        return await awaitable
+
+
+class _Resume:
+    """Carries on a coroutine whose first turn already ran, from inside a task."""
+
+    __slots__ = ("coro", "yielded")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], yielded: Any) -> None:
+        self.coro = coro
+        self.yielded = yielded
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, value = self.coro, self.yielded
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:
+                try:
+                    value = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    value = coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value
 
 
 def _pid_alive(pid: int) -> bool:

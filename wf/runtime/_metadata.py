@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import datetime as _dt
 from dataclasses import dataclass
+from typing import Any
 
 from wf._errors import NotInWorkflowError
 from wf.runtime._loop import current_loop
@@ -36,7 +37,9 @@ class StepMetadata:
     run_id: str
 
 
-step_metadata_var: contextvars.ContextVar[StepMetadata | None] = contextvars.ContextVar(
+#: Set by the engine for each step execution: (StartStep, run id, start time). The
+#: StepMetadata is built only when asked for, since most steps never ask.
+step_metadata_var: contextvars.ContextVar[tuple[Any, str, float] | None] = contextvars.ContextVar(
     "wf_step_metadata", default=None
 )
 
@@ -58,7 +61,14 @@ def get_workflow_metadata() -> WorkflowMetadata:
 
 def get_step_metadata() -> StepMetadata:
     """Step id, attempt (from 1), start time and run id of the running step."""
-    meta = step_metadata_var.get()
-    if meta is None:
+    current = step_metadata_var.get()
+    if current is None:
         raise NotInWorkflowError("wf.get_step_metadata() can only be called while a step runs")
-    return meta
+    effect, run_id, started_at = current
+    return StepMetadata(
+        step_id=effect.step_id,
+        correlation_id=effect.cid,
+        attempt=effect.attempt,
+        started_at=started_at,
+        run_id=run_id,
+    )
