@@ -184,7 +184,6 @@ def _outcome(record: RunRecord) -> Any:
     )
 
 
-
 def current_engine() -> Engine:
     """The engine of the innermost ``async with wf.Engine()``, else this loop's default one."""
     engine = _current.get()
