@@ -24,6 +24,14 @@ async def kinds(run: wf.Run[Any]) -> list[str]:
     return [event.kind async for event in run.events()]
 
 
+async def wait_until_sleeping(run: wf.Run[Any]) -> None:
+    for _ in range(300):
+        if await run.status() == "sleeping":
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"run {run.id} never went to sleep")
+
+
 async def test_sequential_steps_run_once_each(engine: wf.Engine) -> None:
     run = await engine.start(basic.sequential, 20)
     assert await run.result(timeout=10) == sum(range(20))
@@ -206,11 +214,7 @@ async def test_deterministic_values_survive_eviction_and_replay(db_url: str) -> 
 async def test_sleeping_run_is_evicted_and_resumed(db_url: str) -> None:
     async with wf.Engine(db_url, poll_interval=0.02, evict_after=0.05) as engine:
         run = await engine.start(basic.sleepy, 0.4)
-        for _ in range(100):
-            if await run.status() == "sleeping":
-                break
-            await asyncio.sleep(0.01)
-        assert await run.status() == "sleeping"
+        await wait_until_sleeping(run)
         assert run.id not in engine._runs
         result = await run.result(timeout=10)
     assert result["value"] == 2 and result["slept"] >= 0.4
@@ -234,10 +238,7 @@ async def test_cancel_runs_finally_compensation_and_reports_cancelled(engine: wf
 async def test_cancel_of_an_evicted_sleeping_run(db_url: str) -> None:
     async with wf.Engine(db_url, poll_interval=0.02, evict_after=0.0) as engine:
         run = await engine.start(basic.compensating, 30)
-        for _ in range(200):
-            if await run.status() == "sleeping":
-                break
-            await asyncio.sleep(0.01)
+        await wait_until_sleeping(run)
         await run.cancel()
         with pytest.raises(wf.RunCancelledError):
             await run.result(timeout=10)

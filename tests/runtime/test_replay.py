@@ -101,7 +101,7 @@ async def test_nondeterministic_run_fails_and_keeps_its_log(db_url: str) -> None
         with pytest.raises(wf.RunFailedError) as info:
             await run.result(timeout=10)
         log = [e async for e in run.events()]
-    assert info.value.error_type == "wf._errors.NondeterminismError"
+    assert info.value.error_type == "wf.NondeterminismError"
     assert "step flows.replay:reserve" in info.value.error_message
     assert [(e.seq, e.kind, e.cid, e.name, e.data) for e in log] == [
         (e.seq, e.kind, e.cid, e.name, e.data) for e in events

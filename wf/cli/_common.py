@@ -36,7 +36,6 @@ __all__ = [
     "parse_kwargs",
     "resolve_url",
     "run_async",
-    "type_name",
 ]
 
 T = TypeVar("T")
@@ -201,14 +200,3 @@ def format_time(timestamp: float | None) -> str:
     return _dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def type_name(qualified: str) -> str:
-    """A logged exception type as users write it: ``builtins:ValueError`` -> ``ValueError``,
-    ``app.errors:Declined`` -> ``app.errors.Declined``."""
-    module, sep, name = qualified.partition(":")
-    if not sep:
-        return qualified
-    if module == "builtins":
-        return name
-    if module == "wf._errors":
-        return f"wf.{name}"  # how users import them
-    return f"{module}.{name}"

@@ -13,7 +13,8 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from wf.cli._common import format_time, type_name
+from wf.cli._common import format_time
+from wf.runtime._context import type_name
 from wf.runtime._events import (
     CANCEL_REQUESTED,
     RUN_CANCELLED,

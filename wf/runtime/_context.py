@@ -351,7 +351,11 @@ def type_name(path: str) -> str:
     module, _, qualname = path.partition(":")
     if not qualname:
         return path
-    return qualname if module == "builtins" else f"{module}.{qualname}"
+    if module == "builtins":
+        return qualname
+    if module == "wf._errors":
+        return f"wf.{qualname}"  # how users import them
+    return f"{module}.{qualname}"
 
 
 def _step_error(event: Event) -> BaseException:
