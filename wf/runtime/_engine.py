@@ -167,6 +167,10 @@ class EngineCore:
             raise RuntimeError("the engine is not open (use `async with wf.Engine(...)`)")
         return self._loop
 
+    def holds(self, run_id: str) -> bool:
+        """Whether this engine is executing the run now (and will notify its waiters)."""
+        return run_id in self._runs
+
     def poke(self) -> None:
         """Wake the poller now (a run was started or became due)."""
         self._wakeup.set()
