@@ -246,3 +246,11 @@ async def gated_flow() -> str:
     "use workflow"
     value = await gated("done")
     return value + "!"
+
+
+async def wait_flow() -> list[str]:
+    "use workflow"
+    tasks = [asyncio.ensure_future(slow(0.0, name)) for name in ("a", "b", "c")]
+    done, pending = await asyncio.wait(tasks, return_when=asyncio.ALL_COMPLETED)
+    assert not pending
+    return [task.result() for task in done]  # iteration order must replay identically
