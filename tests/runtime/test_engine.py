@@ -10,7 +10,9 @@ import pytest
 
 import wf
 from flows import basic
-from wf.runtime._events import STEP_COMPLETED, STEP_RETRYING
+from wf.runtime import _serde
+from wf.runtime._context import RunContext
+from wf.runtime._events import STEP_COMPLETED, STEP_RETRYING, Event
 
 
 @pytest.fixture(autouse=True)
@@ -22,6 +24,22 @@ def reset_calls() -> Iterator[None]:
 
 async def kinds(run: wf.Run[Any]) -> list[str]:
     return [event.kind async for event in run.events()]
+
+
+def replayed_result(run_id: str, fn: Any, events: list[Event]) -> Any:
+    """Replay a finished run's log (without its run_completed) in a fresh context."""
+    ctx = RunContext(
+        run_id=run_id,
+        workflow_id=f"{fn.__module__}:{fn.__qualname__}",
+        fn=fn,
+        args=(),
+        kwargs={},
+        started_at=events[0].at,
+    )
+    ctx.replay(events[1:-1])
+    assert ctx.finished is not None
+    ctx.close()
+    return _serde.loads(ctx.finished[1] or "null")
 
 
 async def wait_until_sleeping(run: wf.Run[Any]) -> None:
@@ -196,19 +214,7 @@ async def test_deterministic_values_survive_eviction_and_replay(db_url: str) -> 
         events = [e async for e in engine.get_run(run.id).events()]
     assert [e.kind for e in events][-3:] == ["timer_scheduled", "timer_fired", "run_completed"]
     # Replaying the whole log in a fresh context reproduces the same result.
-    from wf.runtime._context import RunContext
-
-    ctx = RunContext(
-        run_id=run.id,
-        workflow_id="flows.basic:deterministic",
-        fn=basic.deterministic,
-        args=(),
-        kwargs={},
-        started_at=events[0].at,
-    )
-    ctx.replay(events[1:-1])
-    assert ctx.finished is not None
-    assert wf.runtime._serde.loads(ctx.finished[1] or "null") == result
+    assert replayed_result(run.id, basic.deterministic, events) == result
 
 
 async def test_sleeping_run_is_evicted_and_resumed(db_url: str) -> None:
@@ -299,19 +305,6 @@ async def test_asyncio_wait_in_a_workflow_is_deterministic(db_url: str) -> None:
     assert sorted(result) == ["a", "b", "c"]
     # The compiler routes asyncio.wait through a version whose sets iterate in issue
     # order, so a replay of the log gives the same list.
-    from wf.runtime._context import RunContext
-
     for _ in range(3):
-        ctx = RunContext(
-            run_id=run.id,
-            workflow_id="flows.basic:wait_flow",
-            fn=basic.wait_flow,
-            args=(),
-            kwargs={},
-            started_at=events[0].at,
-        )
-        ctx.replay(events[1:-1])
-        assert ctx.finished is not None
-        assert wf.runtime._serde.loads(ctx.finished[1] or "null") == result
-        ctx.close()
+        assert replayed_result(run.id, basic.wait_flow, events) == result
     assert result == ["a", "b", "c"]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import functools
+import inspect
 import random as _random
 import time as _time
 import uuid as _uuid
@@ -36,7 +37,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from wf._errors import NotInWorkflowError
-from wf.runtime._loop import WorkflowLoop, current_loop
+from wf.runtime._loop import current_loop
 
 __all__ = [
     "as_completed",
@@ -88,24 +89,20 @@ def step_function(step_id: str) -> Callable[[F], F]:
     """Decorator for the functions a module-level ``"use step"`` marks."""
 
     def decorate(fn: F) -> F:
+        signature = inspect.signature(fn)  # once, not on every call
+
         @functools.wraps(fn)
         async def step(*args: Any, **kwargs: Any) -> Any:
             loop = current_loop()
             if loop is None:
                 return await fn(*args, **kwargs)
-            import inspect
-
-            bound = inspect.signature(fn).bind(*args, **kwargs)
+            bound = signature.bind(*args, **kwargs)
             return await loop.ctx.issue_step(step_id, dict(bound.arguments))
 
         step.__wf_step__ = fn  # type: ignore[attr-defined]
         return step  # type: ignore[return-value]
 
     return decorate
-
-
-def _loop() -> WorkflowLoop | None:
-    return current_loop()
 
 
 # -- the replayed clock ------------------------------------------------------
