@@ -1,0 +1,60 @@
+"""The public surface of ``import wf``: adding or removing a name is a deliberate change."""
+
+from __future__ import annotations
+
+import wf
+
+EXPORTED = {
+    "CompileError",
+    "Engine",
+    "FatalError",
+    "NondeterminismError",
+    "NotInWorkflowError",
+    "RetryableError",
+    "Run",
+    "RunCancelledError",
+    "RunFailedError",
+    "RunNotFoundError",
+    "SerializationError",
+    "StepFailedError",
+    "StepMetadata",
+    "StoreError",
+    "WorkflowError",
+    "WorkflowMetadata",
+    "__version__",
+    "get_run",
+    "get_step_metadata",
+    "get_workflow_metadata",
+    "install_import_hook",
+    "now",
+    "options",
+    "parse_duration",
+    "race",
+    "random",
+    "register_type",
+    "sleep",
+    "sleep_until",
+    "start",
+    "uuid4",
+}
+
+
+def test_exported_names_are_pinned() -> None:
+    assert set(wf.__all__) == EXPORTED
+    for name in wf.__all__:
+        assert hasattr(wf, name), name
+
+
+def test_every_error_is_a_workflow_error() -> None:
+    errors = [getattr(wf, n) for n in wf.__all__ if n.endswith("Error")]
+    assert all(issubclass(e, wf.WorkflowError) for e in errors)
+    assert issubclass(wf.SerializationError, TypeError)
+
+
+def test_importing_wf_does_not_import_libcst() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, wf; wf.Engine; print('libcst' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
