@@ -9,6 +9,8 @@ from __future__ import annotations
 from wf._errors import (
     CompileError,
     FatalError,
+    HookConflictError,
+    HookNotFoundError,
     NondeterminismError,
     NotInWorkflowError,
     RetryableError,
@@ -21,8 +23,9 @@ from wf._errors import (
     WorkflowError,
 )
 from wf._options import options
-from wf.runtime._api import Engine, Run, get_run, start
+from wf.runtime._api import Engine, Run, get_run, resume_hook, send, start
 from wf.runtime._duration import parse_duration
+from wf.runtime._hooks import Hook, create_hook, receive
 from wf.runtime._metadata import (
     StepMetadata,
     WorkflowMetadata,
@@ -49,6 +52,9 @@ __all__ = [
     "CompileError",
     "Engine",
     "FatalError",
+    "Hook",
+    "HookConflictError",
+    "HookNotFoundError",
     "NondeterminismError",
     "NotInWorkflowError",
     "RetryableError",
@@ -63,6 +69,7 @@ __all__ = [
     "WorkflowError",
     "WorkflowMetadata",
     "__version__",
+    "create_hook",
     "get_run",
     "get_step_metadata",
     "get_workflow_metadata",
@@ -72,7 +79,10 @@ __all__ = [
     "parse_duration",
     "race",
     "random",
+    "receive",
     "register_type",
+    "resume_hook",
+    "send",
     "sleep",
     "sleep_until",
     "start",

@@ -7,6 +7,8 @@
     ├── RunFailedError            ``Run.result()`` of a run that failed
     ├── RunCancelledError         ``Run.result()`` of a run that was cancelled
     ├── RunNotFoundError          no run with that id
+    ├── HookNotFoundError         no live run holds that hook token
+    ├── HookConflictError         a hook token is already held by another live run
     ├── NondeterminismError       replayed code issued a different operation than the log holds
     ├── NotInWorkflowError        a workflow-only API was used outside a workflow
     ├── SerializationError        a value cannot be persisted (also a ``TypeError``)
@@ -24,6 +26,8 @@ from typing import Any
 __all__ = [
     "CompileError",
     "FatalError",
+    "HookConflictError",
+    "HookNotFoundError",
     "NondeterminismError",
     "NotInWorkflowError",
     "RetryableError",
@@ -91,6 +95,14 @@ class RunCancelledError(WorkflowError):
 
 class RunNotFoundError(WorkflowError, LookupError):
     """No run with the given id exists in the store."""
+
+
+class HookNotFoundError(WorkflowError, LookupError):
+    """No live run holds the hook token (never created, or released when its run ended)."""
+
+
+class HookConflictError(WorkflowError):
+    """A run created a hook whose token another live run already holds."""
 
 
 class NondeterminismError(WorkflowError):

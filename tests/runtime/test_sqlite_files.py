@@ -183,7 +183,9 @@ async def test_a_new_file_gets_the_current_schema_and_wal_normal(tmp_path: Path)
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
         assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 10_000
-        assert conn.execute("SELECT version FROM wf_schema").fetchall() == [(SCHEMA_VERSION,)]
+        assert conn.execute("SELECT version FROM wf_schema").fetchall() == [
+            (v,) for v in range(1, SCHEMA_VERSION + 1)
+        ]
     finally:
         await store.close()
 
@@ -229,7 +231,7 @@ async def test_reopening_a_wf_database_keeps_its_data(tmp_path: Path) -> None:
                 Event(1, "step_completed", 0, "s", '"out"', T + 1)
             ]
             versions = store.conn.execute("SELECT version FROM wf_schema").fetchall()
-            assert versions == [(SCHEMA_VERSION,)]
+            assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
         finally:
             await store.close()
 
@@ -251,6 +253,8 @@ async def test_opens_a_schema_version_1_database(tmp_path: Path) -> None:
     try:
         versions = store.conn.execute("SELECT version FROM wf_schema ORDER BY version")
         assert [v for (v,) in versions] == list(range(1, SCHEMA_VERSION + 1))
+        # v2 added the hook-token table; an old database gets it, empty.
+        assert store.conn.execute("SELECT COUNT(*) FROM hooks").fetchone() == (0,)
 
         runs = {r.run_id: r for r in await store.list_runs(workflow="checkout")}
         expected = {

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar, TypeVarTuple, Unpack
 
 from wf._errors import (
+    HookNotFoundError,
     RunCancelledError,
     RunFailedError,
     RunNotFoundError,
@@ -27,7 +28,7 @@ from wf.runtime._loop import current_loop
 from wf.runtime._registry import workflow_id_of
 from wf.runtime._store import FINISHED, RunRecord
 
-__all__ = ["Engine", "Run", "get_run", "start"]
+__all__ = ["Engine", "Run", "get_run", "resume_hook", "send", "start"]
 
 Ts = TypeVarTuple("Ts")
 T = TypeVar("T")
@@ -103,6 +104,31 @@ class Engine(EngineCore):
 
     def get_run(self, run_id: str) -> Run[Any]:
         return Run(self, run_id)
+
+    async def resume_hook(self, token: str, payload: Any = None) -> str:
+        """Deliver ``payload`` to the run holding hook ``token``; returns that run's id.
+        Raises ``wf.HookNotFoundError`` when no live run holds the token."""
+        data = _serde.dumps(payload, where=f"payload for hook {token!r}")
+        await self.open()
+        run_id = await self.store.post_to_hook(token, data)
+        if run_id is None:
+            raise HookNotFoundError(
+                f"no live run holds hook token {token!r} (never created, or released when"
+                " its run ended)"
+            )
+        self.poke()
+        return run_id
+
+    async def send(self, run_id: str, name: str, payload: Any = None) -> None:
+        """Queue message ``name`` for run ``run_id`` (taken by ``wf.receive(name)``)."""
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a message name must be a non-empty string, not {name!r}")
+        data = _serde.dumps(payload, where=f"message {name!r}")
+        record = await self.get_run(run_id)._record()
+        if record.status in FINISHED:
+            raise WorkflowError(f"run {run_id} already ended ({record.status}); message not sent")
+        await self.store.post(run_id, "message", name, data)
+        self.poke()
 
 
 def _start_time(start_at: Any, now: float) -> float:
@@ -225,6 +251,25 @@ async def start(
             " await the other workflow directly to run it inline"
         )
     return await current_engine().start(fn, *args, run_id=run_id, start_at=start_at, **kwargs)
+
+
+async def resume_hook(token: str, payload: Any = None) -> str:
+    """Deliver ``payload`` to the run holding hook ``token`` (from any process)."""
+    _outside_workflows("wf.resume_hook()")
+    return await current_engine().resume_hook(token, payload)
+
+
+async def send(run_id: str, name: str, payload: Any = None) -> None:
+    """Send message ``name`` to a run; it waits in the run until ``wf.receive(name)``."""
+    _outside_workflows("wf.send()")
+    await current_engine().send(run_id, name, payload)
+
+
+def _outside_workflows(what: str) -> None:
+    if current_loop() is not None:
+        raise WorkflowError(
+            f"{what} from inside a workflow is not supported yet; call it from a step"
+        )
 
 
 def get_run(run_id: str) -> Run[Any]:

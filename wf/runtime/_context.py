@@ -15,6 +15,7 @@ the log recorded at the same position raises ``NondeterminismError``.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
 import random
@@ -27,6 +28,10 @@ from wf._errors import NondeterminismError, SerializationError, StepFailedError
 from wf.runtime import _serde
 from wf.runtime._events import (
     CANCEL_REQUESTED,
+    DELIVERIES,
+    HOOK_CREATED,
+    HOOK_RECEIVED,
+    MESSAGE_RECEIVED,
     OPERATIONS,
     RUN_CANCELLED,
     RUN_COMPLETED,
@@ -41,7 +46,7 @@ from wf.runtime._events import (
 )
 from wf.runtime._loop import WorkflowLoop
 
-__all__ = ["ArmTimer", "CancelTimer", "Closed", "RunContext", "StartStep", "type_name"]
+__all__ = ["ArmTimer", "CancelTimer", "Closed", "Inbox", "RunContext", "StartStep", "type_name"]
 
 _WF_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _ASYNCIO_DIR = os.path.dirname(os.path.abspath(asyncio.__file__))
@@ -117,6 +122,10 @@ class RunContext:
         self.finished: tuple[str, str | None] | None = None
         self.cancel_requested = False
         self.closed = False
+        # Hooks by correlation id and token; payloads and messages not yet taken.
+        self.hooks: dict[int, Inbox] = {}
+        self.hook_cids: dict[str, int] = {}
+        self.messages: dict[str, Inbox] = {}
 
         # Replay state: operations the log recorded, and how many deliveries remain.
         self._recorded: dict[int, Event] = {}
@@ -137,6 +146,37 @@ class RunContext:
             self.outbox.append((STEP_SCHEDULED, cid, step_id, data))
             self.effects.append(StartStep(cid, step_id, data, 1))
         return fut
+
+    def issue_hook(self, token: str | None) -> tuple[int, str, Inbox]:
+        """Create a hook: a durable operation whose token is registered with its commit."""
+        if self.closed:
+            raise Closed()
+        if token is None:
+            # Drawn from the run's seeded generator: the same token on every replay.
+            token = f"hook_{self.random.getrandbits(96):024x}"
+        elif not isinstance(token, str) or not token:
+            raise ValueError(f"a hook token must be a non-empty string, not {token!r}")
+        if token in self.hook_cids:
+            raise ValueError(f"this run already created a hook with token {token!r}")
+        cid = self._claim(HOOK_CREATED, token)
+        inbox = Inbox(self.loop)
+        self.hooks[cid] = inbox
+        self.hook_cids[token] = cid
+        if cid not in self._recorded:
+            self.outbox.append((HOOK_CREATED, cid, token, None))
+        return cid, token, inbox
+
+    def message_inbox(self, name: str) -> Inbox:
+        inbox = self.messages.get(name)
+        if inbox is None:
+            inbox = self.messages[name] = Inbox(self.loop)
+        return inbox
+
+    def listening(self) -> bool:
+        """Whether the workflow waits on a hook or a message (its status is then waiting)."""
+        return any(i.waiters for i in self.hooks.values()) or any(
+            i.waiters for i in self.messages.values()
+        )
 
     def issue_timer(self, handle: asyncio.TimerHandle) -> None:
         if self.closed:
@@ -258,6 +298,12 @@ class RunContext:
             if handle is not None:
                 self._timer_cids.pop(id(handle), None)
                 self.loop._fire_timer(handle)
+        elif kind == HOOK_RECEIVED and cid is not None:
+            hook = self.hooks.get(cid)
+            if hook is not None:
+                hook.put(_serde.loads(event.data or "null"))
+        elif kind == MESSAGE_RECEIVED and event.name is not None:
+            self.message_inbox(event.name).put(_serde.loads(event.data or "null"))
         elif kind == CANCEL_REQUESTED:
             self.cancel_requested = True
             if self.task is not None and not self.task.done():
@@ -314,7 +360,37 @@ class RunContext:
         self.timers.clear()
 
 
-_DELIVERED = frozenset({STEP_COMPLETED, STEP_FAILED, TIMER_FIRED, CANCEL_REQUESTED})
+_DELIVERED = DELIVERIES
+
+
+class Inbox:
+    """Payloads delivered to a hook or a message name, handed out in arrival order."""
+
+    __slots__ = ("items", "loop", "waiters")
+
+    def __init__(self, loop: WorkflowLoop) -> None:
+        self.loop = loop
+        self.items: collections.deque[Any] = collections.deque()
+        self.waiters: collections.deque[asyncio.Future[Any]] = collections.deque()
+
+    def put(self, item: Any) -> None:
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(item)
+                return
+        self.items.append(item)
+
+    async def get(self) -> Any:
+        if self.items:
+            return self.items.popleft()
+        waiter: asyncio.Future[Any] = self.loop.create_future()
+        self.waiters.append(waiter)
+        try:
+            return await waiter
+        finally:
+            if waiter in self.waiters:
+                self.waiters.remove(waiter)
 
 
 def _describe(kind: str, name: str | None) -> str:
@@ -322,6 +398,8 @@ def _describe(kind: str, name: str | None) -> str:
         return f"step {name}"
     if kind == TIMER_SCHEDULED:
         return "a timer (sleep or timeout)"
+    if kind == HOOK_CREATED:
+        return f"hook {name!r}"
     return f"{kind} {name or ''}".strip()
 
 

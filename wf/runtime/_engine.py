@@ -30,13 +30,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from wf._errors import FatalError, RetryableError, SerializationError
+from wf._errors import FatalError, HookConflictError, RetryableError, SerializationError
 from wf._options import StepOptions, backoff_delay
 from wf.runtime import _serde
 from wf.runtime._context import ArmTimer, CancelTimer, RunContext, StartStep
 from wf.runtime._duration import to_seconds
 from wf.runtime._events import (
     CANCEL_REQUESTED,
+    HOOK_CREATED,
+    HOOK_RECEIVED,
+    MESSAGE_RECEIVED,
     RUN_CANCELLED,
     RUN_COMPLETED,
     RUN_FAILED,
@@ -73,6 +76,9 @@ class _Live:
     # Set while a claimed run is being resumed: it must not be evicted before its
     # inbox (a cancellation, say) has been read.
     resuming: bool = False
+    # Hook tokens sent with the current commit: the run stays in memory until that
+    # commit says whether another run already held one of them.
+    registering: int = 0
 
 
 class EngineCore:
@@ -223,7 +229,7 @@ class EngineCore:
             if self._loop is not None:
                 self._loop.call_later(0.05, self._kick)
             return
-        self._committed(lost, after)
+        self._committed(lost, after, commit.conflicts)
 
     def _requeue(self, commit: Commit, after: list[Callable[[], None]]) -> None:
         commit.events += self._commit.events
@@ -231,7 +237,21 @@ class EngineCore:
         commit.consumed += self._commit.consumed
         self._commit, self._after = commit, after + self._after
 
-    def _committed(self, lost: list[str], after: list[Callable[[], None]]) -> None:
+    def _committed(
+        self, lost: list[str], after: list[Callable[[], None]], conflicts: dict[str, str]
+    ) -> None:
+        for token, holder in conflicts.items():
+            for held in list(self._runs.values()):
+                if held.ctx.hook_cids.get(token) is not None and held.ctx.run_id != holder:
+                    self._runs.pop(held.ctx.run_id, None)
+                    self._fail_run(
+                        held,
+                        HookConflictError(
+                            f"run {held.ctx.run_id} created a hook with token {token!r}, which"
+                            f" run {holder} already holds; a token belongs to one live run"
+                            " at a time (it is released when that run ends)"
+                        ),
+                    )
         for run_id in lost:
             live = self._runs.pop(run_id, None)
             if live is not None:
@@ -265,7 +285,7 @@ class EngineCore:
                 await asyncio.sleep(0.05)
                 self._kick()
                 continue
-            self._committed(lost, after)
+            self._committed(lost, after, commit.conflicts)
 
     # -- running workflows ---------------------------------------------------------------
 
@@ -303,11 +323,22 @@ class EngineCore:
         # The operations go into the log before any of their steps starts: a step
         # whose first turn finishes at once appends its result right away, after
         # its step_scheduled and in the same commit.
+        hook_created = False
         for kind, cid, name, data in outbox:
             self._append(live, kind, cid, name, data)
+            if kind == HOOK_CREATED and cid is not None and name is not None:
+                self._commit.hooks.append((name, ctx.run_id, cid))
+                hook_created = True
+        if hook_created:
+            live.registering += 1
+            self._after.append(functools.partial(self._registered, live))
         for effect in effects:
             if type(effect) is StartStep:
-                self._start_step(live, effect)
+                if hook_created:
+                    # A step may hand the token out: it starts once the token is durable.
+                    self._after.append(functools.partial(self._start_step_live, live, effect))
+                else:
+                    self._start_step(live, effect)
             elif type(effect) is ArmTimer:
                 self._arm_timer(live, effect)
             elif type(effect) is CancelTimer:
@@ -363,6 +394,15 @@ class EngineCore:
             return
         resume = self._resume_step(live, effect, spec, _Resume(coro, yielded))
         live.steps[effect.cid] = loop.create_task(resume, context=context)
+
+    def _registered(self, live: _Live) -> None:
+        live.registering -= 1
+        if not live.dropped and live.ctx.finished is None:
+            self._maybe_evict(live)
+
+    def _start_step_live(self, live: _Live, effect: StartStep) -> None:
+        if not live.dropped:
+            self._start_step(live, effect)
 
     def _retry_due(self, live: _Live, effect: StartStep) -> None:
         live.retries.pop(effect.cid, None)
@@ -488,10 +528,15 @@ class EngineCore:
         self._forget(live)
 
     def _fail_nondeterministic(self, live: _Live) -> None:
+        live.ctx.take()  # nothing the failed replay issued is written
+        if live.ctx.failure is not None:
+            self._fail_run(live, live.ctx.failure)
+
+    def _fail_run(self, live: _Live, exc: BaseException) -> None:
+        """End a run as failed without writing to its log."""
         ctx = live.ctx
-        error = _serde.dumps(_serde.encode_exception(ctx.failure)) if ctx.failure else None
-        log.error("wf: %s", ctx.failure)
-        ctx.take()  # nothing the failed replay issued is written
+        error = _serde.dumps(_serde.encode_exception(exc))
+        log.error("wf: %s", exc)
         self._commit.updates.append(
             RunUpdate(
                 ctx.run_id, status="failed", error=error, set_wake=True, wake_at=None, release=True
@@ -503,7 +548,7 @@ class EngineCore:
         self._forget(live)
 
     def _maybe_evict(self, live: _Live) -> None:
-        if live.steps or live.undelivered or live.dropped or live.resuming:
+        if live.steps or live.undelivered or live.dropped or live.resuming or live.registering:
             return
         ctx = live.ctx
         if ctx.steps_in_flight() > len(live.retries):
@@ -511,7 +556,7 @@ class EngineCore:
         next_wake = min(live.wake_at.values(), default=None)
         if next_wake is not None and next_wake - time.time() <= self.evict_after:
             return
-        status = "waiting" if next_wake is None else "sleeping"
+        status = "waiting" if next_wake is None or ctx.listening() else "sleeping"
         self._commit.updates.append(
             RunUpdate(ctx.run_id, status=status, set_wake=True, wake_at=next_wake, release=True)
         )
@@ -598,6 +643,11 @@ class EngineCore:
             if item.kind == "cancel" and not live.ctx.cancel_requested:
                 live.ctx.cancel_requested = True
                 self._append_delivery(live, CANCEL_REQUESTED, None, None, item.data)
+            elif item.kind == "hook" and item.name in live.ctx.hook_cids:
+                cid = live.ctx.hook_cids[item.name]
+                self._append_delivery(live, HOOK_RECEIVED, cid, item.name, item.data)
+            elif item.kind == "message":
+                self._append_delivery(live, MESSAGE_RECEIVED, None, item.name, item.data)
             self._commit.consumed.append(item.id)
             self._kick()
 

@@ -8,6 +8,9 @@ from typing import Final
 __all__ = [
     "CANCEL_REQUESTED",
     "DELIVERIES",
+    "HOOK_CREATED",
+    "HOOK_RECEIVED",
+    "MESSAGE_RECEIVED",
     "OPERATIONS",
     "RUN_CANCELLED",
     "RUN_COMPLETED",
@@ -31,14 +34,19 @@ STEP_RETRYING: Final = "step_retrying"
 TIMER_SCHEDULED: Final = "timer_scheduled"
 TIMER_FIRED: Final = "timer_fired"
 CANCEL_REQUESTED: Final = "cancel_requested"
+HOOK_CREATED: Final = "hook_created"
+HOOK_RECEIVED: Final = "hook_received"
+MESSAGE_RECEIVED: Final = "message_received"
 RUN_COMPLETED: Final = "run_completed"
 RUN_FAILED: Final = "run_failed"
 RUN_CANCELLED: Final = "run_cancelled"
 
 #: Events that record a durable operation the workflow issued, matched on replay.
-OPERATIONS: Final = frozenset({STEP_SCHEDULED, TIMER_SCHEDULED})
+OPERATIONS: Final = frozenset({STEP_SCHEDULED, TIMER_SCHEDULED, HOOK_CREATED})
 #: Events delivered to the workflow loop, one at a time, in log order.
-DELIVERIES: Final = frozenset({STEP_COMPLETED, STEP_FAILED, TIMER_FIRED, CANCEL_REQUESTED})
+DELIVERIES: Final = frozenset(
+    {STEP_COMPLETED, STEP_FAILED, TIMER_FIRED, CANCEL_REQUESTED, HOOK_RECEIVED, MESSAGE_RECEIVED}
+)
 TERMINAL: Final = frozenset({RUN_COMPLETED, RUN_FAILED, RUN_CANCELLED})
 
 

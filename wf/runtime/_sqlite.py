@@ -20,11 +20,11 @@ from collections.abc import Sequence
 
 from wf._errors import StoreError
 from wf.runtime._events import RUN_STARTED, Event
-from wf.runtime._store import ACTIVE, Commit, InboxItem, RunRecord
+from wf.runtime._store import ACTIVE, FINISHED, Commit, InboxItem, RunRecord
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore", "sqlite_path"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
@@ -63,6 +63,16 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
             at REAL NOT NULL
         )""",
         "CREATE INDEX inbox_run ON inbox (run_id)",
+    ),
+    # v2: hook tokens, held by a live run until it ends.
+    2: (
+        """CREATE TABLE hooks (
+            token TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            cid INTEGER NOT NULL,
+            created_at REAL NOT NULL
+        )""",
+        "CREATE INDEX hooks_run ON hooks (run_id)",
     ),
 }
 
@@ -221,6 +231,15 @@ class SQLiteStore:
             # nor consumes its inbox. The check and the writes share one write transaction.
             lost = self._lost_runs(commit, owner) if verify_owner else set()
             events = [e for e in commit.events if e[0] not in lost]
+            for token, run_id, cid in commit.hooks:
+                if run_id in lost:
+                    continue
+                c.execute(
+                    "INSERT OR IGNORE INTO hooks VALUES (?, ?, ?, ?)", (token, run_id, cid, now)
+                )
+                holder = c.execute("SELECT run_id FROM hooks WHERE token = ?", (token,)).fetchone()
+                if holder[0] != run_id:
+                    commit.conflicts[token] = holder[0]
             if events:
                 c.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", events)
             if commit.consumed:
@@ -250,6 +269,8 @@ class SQLiteStore:
                     sets.append("lease_owner = NULL, lease_expires = NULL")
                 params.append(u.run_id)
                 c.execute(f"UPDATE runs SET {', '.join(sets)} WHERE run_id = ?", params)
+                if u.status in FINISHED:
+                    c.execute("DELETE FROM hooks WHERE run_id = ?", (u.run_id,))
                 if u.release:
                     # A request posted while the run was held and not yet read must
                     # still wake it once it is released.
@@ -277,6 +298,7 @@ class SQLiteStore:
         return run_ids - held
 
     async def fail_run(self, run_id: str, owner: str, error: str) -> None:
+        self.conn.execute("DELETE FROM hooks WHERE run_id = ?", (run_id,))
         self.conn.execute(
             "UPDATE runs SET status = 'failed', error = ?, updated_at = ?, lease_owner = NULL,"
             " lease_expires = NULL, wake_at = NULL WHERE run_id = ? AND lease_owner = ?",
@@ -382,6 +404,28 @@ class SQLiteStore:
         except BaseException:
             c.execute("ROLLBACK")
             raise
+
+    async def post_to_hook(self, token: str, data: str | None) -> str | None:
+        c = self.conn
+        now = time.time()
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            row = c.execute("SELECT run_id FROM hooks WHERE token = ?", (token,)).fetchone()
+            if row is not None:
+                c.execute(
+                    "INSERT INTO inbox (run_id, kind, name, data, at) VALUES (?, 'hook', ?, ?, ?)",
+                    (row[0], token, data, now),
+                )
+                c.execute(
+                    "UPDATE runs SET wake_at = ? WHERE run_id = ? AND status IN ('sleeping',"
+                    " 'waiting', 'pending') AND lease_owner IS NULL",
+                    (now, row[0]),
+                )
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        return None if row is None else str(row[0])
 
     async def inbox(self, owner: str) -> list[InboxItem]:
         rows = self.conn.execute(

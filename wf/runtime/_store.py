@@ -79,9 +79,14 @@ class Commit:
     )
     updates: list[RunUpdate] = field(default_factory=list)
     consumed: list[int] = field(default_factory=list)
+    #: Hook tokens to register: (token, run_id, correlation id).
+    hooks: list[tuple[str, str, int]] = field(default_factory=list)
+    #: Filled by the store: token -> run id, for tokens another live run already held
+    #: (those registrations were not made).
+    conflicts: dict[str, str] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.events or self.updates or self.consumed)
+        return bool(self.events or self.updates or self.consumed or self.hooks)
 
 
 class Store(Protocol):
@@ -127,6 +132,11 @@ class Store(Protocol):
         ...
 
     async def inbox(self, owner: str) -> list[InboxItem]: ...
+
+    async def post_to_hook(self, token: str, data: str | None) -> str | None:
+        """Queue a payload for the run holding hook ``token``; its run id, or None if
+        no live run holds the token (nothing is written then)."""
+        ...
 
     async def fail_run(self, run_id: str, owner: str, error: str) -> None:
         """Mark a run failed without touching its log (non-determinism, corrupt input)."""

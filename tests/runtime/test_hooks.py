@@ -1,0 +1,136 @@
+"""Hooks and messages: payloads from outside reach waiting runs, durably and in order."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import wf
+from flows import waiting
+
+
+async def wait_status(run: wf.Run[Any], status: str) -> None:
+    for _ in range(500):
+        if await run.status() == status:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"run {run.id} never reached {status} (is {await run.status()})")
+
+
+async def resume_when_held(engine: wf.Engine, token: str, payload: Any) -> str:
+    for _ in range(500):
+        try:
+            return await engine.resume_hook(token, payload)
+        except wf.HookNotFoundError:
+            await asyncio.sleep(0.01)
+    raise AssertionError(f"hook {token} never appeared")
+
+
+async def test_approval_hook_races_a_seven_day_sleep(engine: wf.Engine) -> None:
+    run = await engine.start(waiting.approval, "o-1", "7 days")
+    await resume_when_held(engine, "approve:o-1", {"ok": True})
+    assert await run.result(timeout=10) == {"order": "o-1", "status": "approved"}
+    expired = await engine.start(waiting.approval, "o-2", "50ms")
+    assert await expired.result(timeout=10) == {"order": "o-2", "status": "expired"}
+
+
+async def test_hook_loop_receives_three_payloads_while_a_long_sleep_is_pending(
+    engine: wf.Engine,
+) -> None:
+    run = await engine.start(waiting.collect_three)
+    # All three may arrive before the workflow reads any: none may be lost.
+    await resume_when_held(engine, "collect", 1)
+    await engine.resume_hook("collect", {"two": 2})
+    await engine.resume_hook("collect", [3])
+    assert await run.result(timeout=10) == [1, {"two": 2}, [3]]
+
+
+async def test_payloads_reach_an_evicted_waiting_run(db_url: str) -> None:
+    async with wf.Engine(db_url, poll_interval=0.02, evict_after=0.0) as engine:
+        run = await engine.start(waiting.collect_three)
+        await wait_status(run, "waiting")  # evicted while it listens (a 1h sleep pends too)
+        assert run.id not in engine._runs
+        for payload in ("a", "b", "c"):
+            await engine.resume_hook("collect", payload)
+        assert await run.result(timeout=10) == ["a", "b", "c"]
+
+
+async def test_default_token_is_durable_before_the_next_step_and_stable_on_replay(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "wf.db"
+    async with wf.Engine(f"sqlite:///{db}", poll_interval=0.02, evict_after=0.0) as engine:
+        run = await engine.start(waiting.default_token, str(db))
+        await wait_status(run, "waiting")  # evicted: it is replayed when the payload comes
+        tokens = [e.name async for e in run.events() if e.kind == "hook_created"]
+        assert len(tokens) == 1 and tokens[0] is not None
+        token = tokens[0]
+        await engine.resume_hook(token, "hello")
+        result = await run.result(timeout=10)
+    assert result == {"token": token, "durable_before_step": True, "payload": "hello"}
+
+
+async def test_unknown_and_released_tokens_and_reuse(engine: wf.Engine) -> None:
+    with pytest.raises(wf.HookNotFoundError, match="nope"):
+        await engine.resume_hook("nope", 1)
+    first = await engine.start(waiting.hold, "shared")
+    await resume_when_held(engine, "shared", "one")
+    assert await first.result(timeout=10) == "one"
+    with pytest.raises(wf.HookNotFoundError):
+        await engine.resume_hook("shared", "late")  # released when the run ended
+    second = await engine.start(waiting.hold, "shared")  # and free to reuse
+    await resume_when_held(engine, "shared", "two")
+    assert await second.result(timeout=10) == "two"
+
+
+async def test_a_token_held_by_another_live_run_fails_the_second_run(engine: wf.Engine) -> None:
+    holder = await engine.start(waiting.hold, "taken")
+    for _ in range(500):
+        if "hook_created" in [e.kind async for e in holder.events()]:
+            break
+        await asyncio.sleep(0.01)
+    intruder = await engine.start(waiting.hold, "taken")
+    with pytest.raises(wf.RunFailedError) as info:
+        await intruder.result(timeout=10)
+    assert info.value.error_type == "wf.HookConflictError"
+    assert holder.id in info.value.error_message
+    await engine.resume_hook("taken", "still mine")
+    assert await holder.result(timeout=10) == "still mine"
+
+
+async def test_bad_hook_payload_is_refused_before_anything_is_written(engine: wf.Engine) -> None:
+    run = await engine.start(waiting.hold, "strict")
+    await resume_when_held(engine, "strict", "ok")
+    with pytest.raises(wf.SerializationError, match="payload for hook 'strict'"):
+        await engine.resume_hook("strict", object())
+    assert await run.result(timeout=10) == "ok"
+
+
+async def test_messages_queue_until_received_and_receive_times_out(db_url: str) -> None:
+    async with wf.Engine(db_url, poll_interval=0.02, worker=False) as client:
+        run = await client.start(waiting.messages, "50ms")
+        # Sent before any worker runs the workflow: they wait in the run.
+        await client.send(run.id, "greeting", "hi")
+        await client.send(run.id, "greeting", {"again": True})
+    async with wf.Engine(db_url, poll_interval=0.02) as worker:
+        result = await worker.get_run(run.id).result(timeout=10)
+    assert result == {"first": "hi", "second": {"again": True}, "missing": None}
+
+
+async def test_status_is_waiting_while_a_run_listens(db_url: str) -> None:
+    async with wf.Engine(db_url, poll_interval=0.02, evict_after=0.0) as engine:
+        run = await engine.start(waiting.messages, "1h")
+        await wait_status(run, "waiting")
+        await engine.send(run.id, "greeting", 1)
+        await engine.send(run.id, "greeting", 2)
+        await wait_status(run, "waiting")  # now listening for "never", with a timeout
+        await run.cancel()
+        with pytest.raises(wf.RunCancelledError):
+            await run.result(timeout=10)
+        with pytest.raises(wf.WorkflowError, match="already ended"):
+            await engine.send(run.id, "greeting", 3)
+        with pytest.raises(wf.RunNotFoundError):
+            await engine.send("missing-run", "greeting", 3)

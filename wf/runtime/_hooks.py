@@ -1,0 +1,69 @@
+"""Waiting for the outside world: hooks (resumed by token) and named messages."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+from collections.abc import AsyncIterator, Generator
+from typing import Any, Generic, TypeVar
+
+from wf.runtime._context import Inbox
+from wf.runtime._duration import to_seconds
+from wf.runtime._workflow import _require
+
+__all__ = ["Hook", "create_hook", "receive"]
+
+T = TypeVar("T")
+
+
+class Hook(Generic[T]):
+    """A token the outside world resumes with ``wf.resume_hook(token, payload)``.
+
+    ``await hook`` waits for the next payload; ``async for payload in hook``
+    takes them one after another, in arrival order. Payloads that arrive while
+    the workflow is busy elsewhere (or asleep, or evicted) wait in the hook.
+    """
+
+    def __init__(self, token: str, inbox: Inbox) -> None:
+        self.token = token
+        self._inbox = inbox
+
+    def __repr__(self) -> str:
+        return f"<wf.Hook {self.token!r}>"
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self._inbox.get().__await__()
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        item: T = await self._inbox.get()
+        return item
+
+
+def create_hook(token: str | None = None) -> Hook[Any]:
+    """Create a hook in the running workflow. A given ``token`` must not be held by
+    another live run (that run fails with ``wf.HookConflictError``); the default
+    token is random but the same on every replay. Tokens are released when the
+    run ends. Steps issued after ``create_hook`` start once the token is durable,
+    so a step may hand it out."""
+    loop = _require("wf.create_hook()")
+    _cid, token, inbox = loop.ctx.issue_hook(token)
+    return Hook(token, inbox)
+
+
+async def receive(name: str, timeout: float | str | _dt.timedelta | None = None) -> Any:
+    """Wait for the next message ``name`` sent to this run with ``wf.send``; messages
+    sent earlier are queued. With ``timeout`` (a duration), None when it passes."""
+    loop = _require("wf.receive()")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a message name must be a non-empty string, not {name!r}")
+    inbox = loop.ctx.message_inbox(name)
+    if timeout is None:
+        return await inbox.get()
+    try:
+        async with asyncio.timeout(to_seconds(timeout)):
+            return await inbox.get()
+    except TimeoutError:
+        return None
