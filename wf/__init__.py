@@ -33,7 +33,17 @@ from wf.runtime._metadata import (
     get_workflow_metadata,
 )
 from wf.runtime._serde import register_type
-from wf.runtime._workflow import now, race, random, sleep, sleep_until, uuid4
+from wf.runtime._workflow import (
+    batch,
+    map,
+    now,
+    progress,
+    race,
+    random,
+    sleep,
+    sleep_until,
+    uuid4,
+)
 
 __version__ = "0.1.0"
 
@@ -69,14 +79,17 @@ __all__ = [
     "WorkflowError",
     "WorkflowMetadata",
     "__version__",
+    "batch",
     "create_hook",
     "get_run",
     "get_step_metadata",
     "get_workflow_metadata",
     "install_import_hook",
+    "map",
     "now",
     "options",
     "parse_duration",
+    "progress",
     "race",
     "random",
     "receive",

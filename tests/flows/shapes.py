@@ -46,6 +46,9 @@ async def shape(program: list[list[Any]]) -> list[Any]:
                 out.append(f"caught {exc}")
         elif op == "retry":
             out.append(await flaky_once(arg))
+        elif op == "progress":
+            wf.progress(f"note {arg}")
+            out.append("noted")
         elif op == "timeout":
             try:
                 async with asyncio.timeout(arg / 1000):

@@ -38,6 +38,7 @@ operation = st.one_of(
     st.tuples(st.just("fail"), values),
     st.tuples(st.just("retry"), values),
     st.tuples(st.just("timeout"), st.integers(min_value=1, max_value=5)),
+    st.tuples(st.just("progress"), values),
 ).map(list)
 programs = st.lists(operation, min_size=1, max_size=6)
 
@@ -55,6 +56,7 @@ def expected(program: list[list[Any]]) -> list[Any]:
                 "fail": lambda a: f"caught boom {a}",
                 "retry": lambda a: a + 1,
                 "timeout": lambda a: "timeout",
+                "progress": lambda a: "noted",
             }[op](arg)
         )
     return out

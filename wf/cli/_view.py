@@ -17,6 +17,10 @@ from wf.cli._common import format_time
 from wf.runtime._context import type_name
 from wf.runtime._events import (
     CANCEL_REQUESTED,
+    HOOK_CREATED,
+    HOOK_RECEIVED,
+    MESSAGE_RECEIVED,
+    PROGRESS,
     RUN_CANCELLED,
     RUN_COMPLETED,
     RUN_FAILED,
@@ -253,6 +257,14 @@ class RunView:
             return self._update_row(known, kind, value, event.at)
         if kind == CANCEL_REQUESTED:
             return [f"run {self.run_id}: cancellation requested"]
+        if kind == PROGRESS:
+            return [f"  progress: {event.name}"]
+        if kind == HOOK_CREATED:
+            return [f"  hook {event.name}: waiting for a payload"]
+        if kind == HOOK_RECEIVED:
+            return [f"  hook {event.name}: payload received"]
+        if kind == MESSAGE_RECEIVED:
+            return [f"  message {event.name!r} received"]
         if kind in (RUN_COMPLETED, RUN_FAILED, RUN_CANCELLED):
             return self._finish(kind, value, event.at)
         return []

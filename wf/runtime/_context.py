@@ -33,6 +33,7 @@ from wf.runtime._events import (
     HOOK_RECEIVED,
     MESSAGE_RECEIVED,
     OPERATIONS,
+    PROGRESS,
     RUN_CANCELLED,
     RUN_COMPLETED,
     RUN_FAILED,
@@ -165,6 +166,14 @@ class RunContext:
         if cid not in self._recorded:
             self.outbox.append((HOOK_CREATED, cid, token, None))
         return cid, token, inbox
+
+    def issue_progress(self, message: str) -> None:
+        """Record a progress note: an operation (so replay neither repeats nor loses it)."""
+        if self.closed:
+            raise Closed()
+        cid = self._claim(PROGRESS, message)
+        if cid not in self._recorded:
+            self.outbox.append((PROGRESS, cid, message, None))
 
     def message_inbox(self, name: str) -> Inbox:
         inbox = self.messages.get(name)
@@ -400,6 +409,8 @@ def _describe(kind: str, name: str | None) -> str:
         return "a timer (sleep or timeout)"
     if kind == HOOK_CREATED:
         return f"hook {name!r}"
+    if kind == PROGRESS:
+        return f"progress note {name!r}"
     return f"{kind} {name or ''}".strip()
 
 

@@ -12,6 +12,7 @@ __all__ = [
     "HOOK_RECEIVED",
     "MESSAGE_RECEIVED",
     "OPERATIONS",
+    "PROGRESS",
     "RUN_CANCELLED",
     "RUN_COMPLETED",
     "RUN_FAILED",
@@ -37,12 +38,13 @@ CANCEL_REQUESTED: Final = "cancel_requested"
 HOOK_CREATED: Final = "hook_created"
 HOOK_RECEIVED: Final = "hook_received"
 MESSAGE_RECEIVED: Final = "message_received"
+PROGRESS: Final = "progress"
 RUN_COMPLETED: Final = "run_completed"
 RUN_FAILED: Final = "run_failed"
 RUN_CANCELLED: Final = "run_cancelled"
 
 #: Events that record a durable operation the workflow issued, matched on replay.
-OPERATIONS: Final = frozenset({STEP_SCHEDULED, TIMER_SCHEDULED, HOOK_CREATED})
+OPERATIONS: Final = frozenset({STEP_SCHEDULED, TIMER_SCHEDULED, HOOK_CREATED, PROGRESS})
 #: Events delivered to the workflow loop, one at a time, in log order.
 DELIVERIES: Final = frozenset(
     {STEP_COMPLETED, STEP_FAILED, TIMER_FIRED, CANCEL_REQUESTED, HOOK_RECEIVED, MESSAGE_RECEIVED}

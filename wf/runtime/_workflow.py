@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import uuid as _uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from wf._errors import NotInWorkflowError
@@ -13,7 +13,7 @@ from wf.runtime import _glue
 from wf.runtime._duration import wake_time
 from wf.runtime._loop import WorkflowLoop, current_loop
 
-__all__ = ["now", "race", "random", "sleep", "sleep_until", "uuid4"]
+__all__ = ["batch", "map", "now", "progress", "race", "random", "sleep", "sleep_until", "uuid4"]
 
 T = TypeVar("T")
 
@@ -92,3 +92,67 @@ def random() -> float:
 def uuid4() -> _uuid.UUID:
     """A random UUID; in a workflow, from the run's seeded generator."""
     return _glue.uuid4()
+
+
+def progress(message: str) -> None:
+    """Record a progress note in the run's log (shown by `wf run` and `wf runs show`).
+
+    A plain call, not awaited. It is an operation of the log: replay checks it
+    is issued at the same point and never records it twice.
+    """
+    loop = current_loop()
+    if loop is None:
+        raise NotInWorkflowError("wf.progress() can only be called inside a workflow")
+    if not isinstance(message, str):
+        raise TypeError(f"wf.progress() takes a string, not {type(message).__name__}")
+    loop.ctx.issue_progress(message)
+
+
+def _positive(name: str, value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+    return value
+
+
+async def map(
+    items: Iterable[Any],
+    fn: Callable[[Any], Awaitable[T]],
+    *,
+    concurrency: int | None = None,
+) -> list[T]:
+    """``[await fn(item) for item in items]`` with up to ``concurrency`` calls in flight
+    (all at once by default). Results come back in input order; ``fn`` is usually a
+    step, so each item is a durable, retried operation. The first failure is
+    raised once every call has settled."""
+    _require("wf.map()")
+    if concurrency is not None:
+        _positive("concurrency", concurrency)
+    values = list(items)
+    limit = asyncio.Semaphore(concurrency) if concurrency is not None else None
+
+    async def one(item: Any) -> T:
+        if limit is None:
+            return await fn(item)
+        async with limit:
+            return await fn(item)
+
+    outcomes = await asyncio.gather(*(one(v) for v in values), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return outcomes  # type: ignore[return-value]
+
+
+async def batch(
+    items: Iterable[Any],
+    fn: Callable[[list[Any]], Awaitable[T]],
+    *,
+    size: int,
+) -> list[T]:
+    """Call ``fn`` on consecutive chunks of at most ``size`` items, one chunk after
+    another, and return its results in order (one per chunk)."""
+    _require("wf.batch()")
+    _positive("size", size)
+    values = list(items)
+    return [await fn(values[i : i + size]) for i in range(0, len(values), size)]
+
