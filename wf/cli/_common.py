@@ -33,6 +33,7 @@ __all__ = [
     "fail",
     "format_time",
     "parse_arg",
+    "parse_json",
     "parse_kwargs",
     "resolve_url",
     "run_async",
@@ -163,6 +164,27 @@ def parse_arg(text: str) -> Any:
         return text
 
 
+def parse_json(text: str, what: str) -> Any:
+    """A command-line argument that must be JSON (``what`` names it in the message).
+
+    Unlike :func:`parse_arg` a bare word is refused: a payload typed as ``hello``
+    is as likely a shell quoting slip as a string, and silently guessing would
+    make ``007`` (an int) and ``'"007"'`` (a string) easy to confuse.
+    """
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        if text.startswith("-") and len(text) > 1:
+            raise CliError(
+                f"no such option: {text} (to pass a string that starts with '-',"
+                f" write it as JSON: '{json.dumps(text)}')"
+            ) from None
+        raise CliError(
+            f"{what} is not valid JSON ({exc}): {text!r}; the payload must be JSON,"
+            f" e.g. '{json.dumps(text, ensure_ascii=False)}' for a string"
+        ) from None
+
+
 def parse_kwargs(text: str | None) -> dict[str, Any]:
     if text is None:
         return {}
@@ -198,5 +220,3 @@ def format_time(timestamp: float | None) -> str:
     if timestamp is None:
         return ""
     return _dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
-
-

@@ -39,7 +39,7 @@ from wf.runtime import _serde
 from wf.runtime._registry import workflow_id_of
 from wf.runtime._store import FINISHED, RunRecord
 
-__all__ = ["import_target", "run_command", "to_json"]
+__all__ = ["import_target", "print_outcome", "run_command", "to_json"]
 
 _POLL = 0.1
 _WF_DIR = os.path.dirname(os.path.dirname(os.path.abspath(wf.__file__)))
@@ -312,10 +312,11 @@ def run_command(
         )
         sys.stdout.write(outcome + "\n")
         return
-    _finish(outcome)
+    print_outcome(outcome, "run")
 
 
-def _finish(record: RunRecord) -> None:
+def print_outcome(record: RunRecord, command: str) -> None:
+    """A finished run's result as JSON on stdout, or its error on stderr and exit 1."""
     if record.status == "completed":
         try:
             result = _serde.loads(record.result or "null")
@@ -325,9 +326,9 @@ def _finish(record: RunRecord) -> None:
         sys.stdout.write(to_json(result) + "\n")
         return
     if record.status == "cancelled":
-        fail("run", f"run {record.run_id} was cancelled", EXIT_FAILED)
+        fail(command, f"run {record.run_id} was cancelled", EXIT_FAILED)
     fail(
-        "run",
+        command,
         f"run {record.run_id} failed: {_error_summary(record)}",
         EXIT_FAILED,
         detail=_error_traceback(record),

@@ -1,11 +1,15 @@
-"""``wf runs list`` and ``wf runs show``: look at runs and their event logs."""
+"""``wf runs list|show|cancel|result``: look at runs and their event logs, cancel a run,
+print (or wait for) a run's result."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as _dt
 import enum
 import json
+import os
 import sys
+import time
 from typing import Annotated, Any
 
 import typer
@@ -16,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 import wf
+from wf._errors import RunNotFoundError, StoreError, WorkflowError
 from wf.cli._app import app
 from wf.cli._common import (
     EXIT_FAILED,
@@ -29,11 +34,15 @@ from wf.cli._common import (
     resolve_url,
     run_async,
 )
+from wf.cli._run import print_outcome
 from wf.cli._view import data_value, error_text, format_duration, short, summarize
 from wf.runtime._events import Event
-from wf.runtime._store import RunRecord
+from wf.runtime._store import FINISHED, RunRecord
 
-__all__ = ["Status", "run_json", "runs_app"]
+__all__ = ["EXIT_NOT_FINISHED", "Status", "run_json", "runs_app"]
+
+#: ``wf runs result --no-wait`` on a run that has not ended yet.
+EXIT_NOT_FINISHED = 3
 
 runs_app = typer.Typer(
     name="runs",
@@ -258,3 +267,128 @@ def _timeline(events: list[Event]) -> Table:
             summarize(event),
         )
     return table
+
+
+def _no_run(run_id: str, url: str) -> CliError:
+    missing = database_missing(url)
+    where = f": database {missing} does not exist" if missing else f" in {url}"
+    return CliError(f"no run with id {run_id!r}{where}", EXIT_FAILED)
+
+
+RunIdArgument = Annotated[
+    str, typer.Argument(metavar="RUN_ID", help="The run's id.", show_default=False)
+]
+
+
+@runs_app.command("cancel")
+def cancel_command(run_id: RunIdArgument, db: DbOption = None) -> None:
+    """Ask a run to stop.
+
+    The workflow sees asyncio.CancelledError at its next durable await (its
+    try/finally compensation still runs as steps), then ends as cancelled.
+    Exit status: 0 requested, 1 when there is no such run or it already ended.
+    """
+
+    async def main() -> str:
+        async with wf.Engine(db, worker=False) as engine:
+            run = engine.get_run(run_id)
+            try:
+                status = await run.status()
+                await run.cancel()
+            except StoreError:
+                raise
+            except RunNotFoundError:
+                raise _no_run(run_id, engine.url) from None
+            except WorkflowError as exc:  # it ended in the meantime
+                raise CliError(str(exc), EXIT_FAILED) from None
+            return status
+
+    with cli_errors("runs cancel"):
+        url = resolve_url(db)
+        if database_missing(url):
+            raise _no_run(run_id, url)
+        status = run_async(main)
+    error_console().print(
+        f"cancellation requested for run {run_id} (was {status});"
+        " it stops at its next durable await",
+        markup=False,
+        highlight=False,
+    )
+
+
+@runs_app.command("result")
+def result_command(
+    run_id: RunIdArgument,
+    db: DbOption = None,
+    wait: Annotated[
+        bool | None,
+        typer.Option(
+            "--wait/--no-wait",
+            help="Wait for the run to end (a worker must be executing it)."
+            " Default: --no-wait, or --wait when --timeout is given.",
+            show_default=False,
+        ),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            metavar="SECONDS",
+            min=0,
+            help="Wait at most this long (implies --wait).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Print a finished run's result as JSON on stdout (as `wf run` does).
+
+    Exit status: 0 completed; 1 failed (the error goes to stderr), cancelled,
+    no such run, or --timeout passed first; 3 not finished yet (--no-wait, the
+    default: the run's status goes to stderr); 2 for usage errors.
+    """
+    if timeout is not None and wait is False:
+        with cli_errors("runs result"):
+            raise CliError("--timeout waits for the run; it cannot be used with --no-wait")
+    waiting = bool(wait) or timeout is not None
+
+    async def main() -> RunRecord:
+        async with wf.Engine(db, worker=False) as engine:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            poll = 0.05
+            while True:
+                record = await engine.store.get_run(run_id)
+                if record is None:
+                    raise _no_run(run_id, engine.url)
+                if record.status in FINISHED or not waiting:
+                    return record
+                pause = poll
+                poll = min(poll * 1.5, 1.0)
+                if deadline is not None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise CliError(
+                            f"run {run_id} did not finish within {timeout:g} s"
+                            f" (it is {record.status})",
+                            EXIT_FAILED,
+                        )
+                    pause = min(pause, remaining)
+                await asyncio.sleep(pause)
+
+    with cli_errors("runs result"):
+        url = resolve_url(db)
+        if database_missing(url):
+            raise _no_run(run_id, url)
+        record = run_async(main)
+    if record.status not in FINISHED:
+        error_console().print(
+            f"run {run_id} has not finished: it is {record.status} (use --wait to wait for it)",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_NOT_FINISHED)
+    # As `wf run` does: rebuild the user's own result types from the project's modules.
+    cwd = os.getcwd()
+    if not sys.path or sys.path[0] != cwd:
+        sys.path.insert(0, cwd)
+    wf.install_import_hook()
+    print_outcome(record, "runs result")
