@@ -1,7 +1,7 @@
 """Give a slow step a deadline with ``wf.race`` and fall back to a cached answer.
 
 ``wf.race(a, b)`` returns the outcome of whichever settles first. Racing a step
-against ``wf.sleep(deadline)`` gives it a deadline that survives crashes: the
+against ``wf.sleep(wait)`` gives it a deadline that survives crashes: the
 sleep is a durable timer, so a worker that restarts after 20 of the 30 seconds
 waits only the remaining 10.
 
@@ -47,15 +47,15 @@ async def cached_report(region: str) -> dict[str, Any] | None:
     return CACHE.get(region)
 
 
-async def regional_report(region: str, deadline: str = "30s", work: float = 0.1) -> dict[str, Any]:
+async def regional_report(region: str, wait: str = "30s", work: float = 0.1) -> dict[str, Any]:
     "use workflow"
-    # A fresh report for `region`, or the cached one once `deadline` has passed.
+    # A fresh report for `region`, or the cached one once `wait` has passed.
     # `work` is how long the (simulated) report query takes, in seconds.
     # wf.sleep() returns None, so a None outcome means the deadline won the race.
-    fresh = await wf.race(build_report(region, work), wf.sleep(deadline))
+    fresh = await wf.race(build_report(region, work), wf.sleep(wait))
     if fresh is not None:
         return {**fresh, "source": "live"}
     cached = await cached_report(region)
     if cached is None:
-        raise TimeoutError(f"no report for {region!r} within {deadline} and nothing cached")
+        raise TimeoutError(f"no report for {region!r} within {wait} and nothing cached")
     return {**cached, "source": "cache"}

@@ -6,6 +6,7 @@ import wf
 
 EXPORTED = {
     "CompileError",
+    "DeadlineExceededError",
     "Engine",
     "FatalError",
     "Hook",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from wf._errors import (
     CompileError,
+    DeadlineExceededError,
     FatalError,
     HookConflictError,
     HookNotFoundError,
@@ -60,6 +61,7 @@ def install_import_hook(*, cache: bool = True) -> None:
 
 __all__ = [
     "CompileError",
+    "DeadlineExceededError",
     "Engine",
     "FatalError",
     "Hook",

@@ -6,6 +6,7 @@
     ├── StepFailedError           a step's retries are exhausted and its own type cannot be rebuilt
     ├── RunFailedError            ``Run.result()`` of a run that failed
     ├── RunCancelledError         ``Run.result()`` of a run that was cancelled
+    ├── DeadlineExceededError     why a run failed: it did not finish before its deadline
     ├── RunNotFoundError          no run with that id
     ├── HookNotFoundError         no live run holds that hook token
     ├── HookConflictError         a hook token is already held by another live run
@@ -25,6 +26,7 @@ from typing import Any
 
 __all__ = [
     "CompileError",
+    "DeadlineExceededError",
     "FatalError",
     "HookConflictError",
     "HookNotFoundError",
@@ -91,6 +93,10 @@ class RunCancelledError(WorkflowError):
     def __init__(self, run_id: str) -> None:
         super().__init__(f"run {run_id} was cancelled")
         self.run_id = run_id
+
+
+class DeadlineExceededError(WorkflowError):
+    """A run did not finish before the deadline it was started with."""
 
 
 class RunNotFoundError(WorkflowError, LookupError):

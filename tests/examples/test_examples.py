@@ -93,7 +93,7 @@ async def test_parallel_fetch_unknown_user_fails(engine: wf.Engine) -> None:
 
 async def test_race_fresh_report_wins_before_the_deadline(engine: wf.Engine) -> None:
     race_timeout.CALLS.clear()
-    run = await engine.start(race_timeout.regional_report, "apac", deadline="5s", work=0.01)
+    run = await engine.start(race_timeout.regional_report, "apac", wait="5s", work=0.01)
     result = await run.result(timeout=TIMEOUT)
 
     assert result == {"region": "apac", "revenue": 1_250_000, "as_of": "now", "source": "live"}
@@ -103,7 +103,7 @@ async def test_race_fresh_report_wins_before_the_deadline(engine: wf.Engine) -> 
 async def test_race_deadline_wins_and_serves_the_cache(engine: wf.Engine) -> None:
     race_timeout.CALLS.clear()
     started = time.perf_counter()
-    run = await engine.start(race_timeout.regional_report, "emea", deadline="50ms", work=3.0)
+    run = await engine.start(race_timeout.regional_report, "emea", wait="50ms", work=3.0)
     result = await run.result(timeout=TIMEOUT)
 
     assert time.perf_counter() - started < 2.0, "the deadline, not the slow step, decided"
@@ -115,7 +115,7 @@ async def test_race_deadline_wins_and_serves_the_cache(engine: wf.Engine) -> Non
 
 
 async def test_race_deadline_without_cache_raises_timeout(engine: wf.Engine) -> None:
-    run = await engine.start(race_timeout.regional_report, "mars", deadline="50ms", work=3.0)
+    run = await engine.start(race_timeout.regional_report, "mars", wait="50ms", work=3.0)
     with pytest.raises(wf.RunFailedError) as caught:
         await run.result(timeout=TIMEOUT)
 

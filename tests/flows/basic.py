@@ -254,3 +254,23 @@ async def wait_flow() -> list[str]:
     done, pending = await asyncio.wait(tasks, return_when=asyncio.ALL_COMPLETED)
     assert not pending
     return [task.result() for task in done]  # iteration order must replay identically
+
+
+async def retry_in_an_hour() -> str:
+    "use step"
+    CALLS["retry_in_an_hour"] += 1
+    raise wf.RetryableError("busy", retry_after="1h")
+
+
+async def long_retry_flow() -> str:
+    "use workflow"
+    try:
+        return await retry_in_an_hour()
+    except wf.RetryableError:
+        return "gave up before the deadline"
+
+
+async def sleep_then_add(seconds: float) -> int:
+    "use workflow"
+    await wf.sleep(seconds)
+    return await add(1, 1)

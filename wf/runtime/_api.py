@@ -74,6 +74,7 @@ class Engine(EngineCore):
         *args: *Ts,
         run_id: str | None = None,
         start_at: Any = None,
+        deadline: Any = None,
         **kwargs: Any,
     ) -> Run[T]:
         """Start a run of workflow ``fn`` on this engine (see :func:`wf.start`)."""
@@ -82,14 +83,15 @@ class Engine(EngineCore):
             inspect.signature(fn).bind(*args, **kwargs)
         except TypeError as exc:
             raise TypeError(f"wrong arguments for workflow {workflow_id}: {exc}") from None
-        payload = _serde.dumps(
-            {"args": list(args), "kwargs": kwargs}, where=f"input of workflow {workflow_id}"
-        )
+        now = time.time()
+        start: dict[str, Any] = {"args": list(args), "kwargs": kwargs}
+        if deadline is not None:
+            start["deadline"] = _start_time(deadline, now, what="deadline")
+        payload = _serde.dumps(start, where=f"input of workflow {workflow_id}")
         if run_id is None:
             run_id = uuid.uuid4().hex
         elif not isinstance(run_id, str) or not run_id:
             raise ValueError(f"run_id must be a non-empty string, not {run_id!r}")
-        now = time.time()
         wake_at = _start_time(start_at, now)
         await self.open()
         created = await self.store.create_run(run_id, workflow_id, payload, now, wake_at)
@@ -131,12 +133,12 @@ class Engine(EngineCore):
         self.poke()
 
 
-def _start_time(start_at: Any, now: float) -> float:
+def _start_time(start_at: Any, now: float, *, what: str = "start_at") -> float:
     if start_at is None:
         return now
     if isinstance(start_at, _dt.datetime):
         if start_at.tzinfo is None:
-            raise ValueError("start_at must be a timezone-aware datetime (or a duration from now)")
+            raise ValueError(f"{what} must be a timezone-aware datetime (or a duration from now)")
         return start_at.timestamp()
     from wf.runtime._duration import to_seconds
 
@@ -233,6 +235,7 @@ async def start(
     *args: *Ts,
     run_id: str | None = None,
     start_at: Any = None,
+    deadline: Any = None,
     **kwargs: Any,
 ) -> Run[T]:
     """Start a run of a workflow and return its :class:`Run` handle.
@@ -250,7 +253,9 @@ async def start(
             "starting a run from inside a workflow (child runs) is not supported yet;"
             " await the other workflow directly to run it inline"
         )
-    return await current_engine().start(fn, *args, run_id=run_id, start_at=start_at, **kwargs)
+    return await current_engine().start(
+        fn, *args, run_id=run_id, start_at=start_at, deadline=deadline, **kwargs
+    )
 
 
 async def resume_hook(token: str, payload: Any = None) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import datetime as _dt
 import functools
 import logging
 import os
@@ -30,7 +31,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from wf._errors import FatalError, HookConflictError, RetryableError, SerializationError
+from wf._errors import (
+    DeadlineExceededError,
+    FatalError,
+    HookConflictError,
+    RetryableError,
+    SerializationError,
+)
 from wf._options import StepOptions, backoff_delay
 from wf.runtime import _serde
 from wf.runtime._context import ArmTimer, CancelTimer, RunContext, StartStep
@@ -73,6 +80,8 @@ class _Live:
     retries: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
     undelivered: int = 0
     dropped: bool = False
+    deadline: float | None = None
+    deadline_timer: asyncio.TimerHandle | None = None
     # Set while a claimed run is being resumed: it must not be evicted before its
     # inbox (a cancellation, say) has been read.
     resuming: bool = False
@@ -303,6 +312,15 @@ class EngineCore:
         )
         live = _Live(ctx, seq=events[-1].seq + 1 if events else 1, resuming=True)
         self._runs[record.run_id] = live
+        deadline = payload.get("deadline")
+        if deadline is not None:
+            live.deadline = float(deadline)
+            delay = live.deadline - time.time()
+            if delay <= 0:
+                self._deadline_passed(live)  # no replay: nothing more may run
+                return
+            loop = self._running_loop()
+            live.deadline_timer = loop.call_later(delay, self._deadline_passed, live)
         ctx.replay(events[1:])
         self._drain(live)
 
@@ -364,6 +382,8 @@ class EngineCore:
                     StartStep(effect.cid, effect.step_id, effect.arguments, effect.attempt),
                 )
                 return
+        if live.deadline is not None and time.time() >= live.deadline:
+            return  # no new step starts past the deadline; the run is failing
         try:
             spec = resolve_step(effect.step_id)
             args, kwargs = spec.call_args(_serde.loads(effect.arguments))
@@ -480,6 +500,11 @@ class EngineCore:
         else:
             delay = backoff_delay(options, effect.attempt, self._random)
         retry_at = time.time() + delay
+        if live.deadline is not None and retry_at >= live.deadline:
+            # A retry that would land after the deadline is not scheduled.
+            data = _serde.dumps({"error": error, "attempt": effect.attempt})
+            self._append_delivery(live, STEP_FAILED, effect.cid, effect.step_id, data)
+            return
         data = _serde.dumps({"error": error, "attempt": effect.attempt, "retry_at": retry_at})
         self._append(live, STEP_RETRYING, effect.cid, effect.step_id, data)
         retry = StartStep(
@@ -505,11 +530,21 @@ class EngineCore:
         if not live.dropped:
             self._append_delivery(live, TIMER_FIRED, cid, "timer", None)
 
-    def _finish(self, live: _Live) -> None:
-        ctx = live.ctx
-        if ctx.finished is None:
+    def _deadline_passed(self, live: _Live) -> None:
+        if live.dropped:
             return
-        kind, data = ctx.finished
+        deadline = _dt.datetime.fromtimestamp(live.deadline or 0, _dt.UTC)
+        error = DeadlineExceededError(
+            f"run {live.ctx.run_id} did not finish by its deadline ({deadline.isoformat()})"
+        )
+        self._finish(live, (RUN_FAILED, _serde.dumps(_serde.encode_exception(error))))
+
+    def _finish(self, live: _Live, outcome: tuple[str, str | None] | None = None) -> None:
+        ctx = live.ctx
+        outcome = outcome or ctx.finished
+        if outcome is None:
+            return
+        kind, data = outcome
         status = _STATUS[kind]
         self._append(live, kind, None, None, data)
         self._commit.updates.append(
@@ -554,6 +589,8 @@ class EngineCore:
         if ctx.steps_in_flight() > len(live.retries):
             return  # a step's result is on its way
         next_wake = min(live.wake_at.values(), default=None)
+        if live.deadline is not None and (next_wake is None or live.deadline < next_wake):
+            next_wake = live.deadline  # woken in time to fail it
         if next_wake is not None and next_wake - time.time() <= self.evict_after:
             return
         status = "waiting" if next_wake is None or ctx.listening() else "sleeping"
@@ -568,6 +605,8 @@ class EngineCore:
 
     def _forget(self, live: _Live) -> None:
         live.dropped = True
+        if live.deadline_timer is not None:
+            live.deadline_timer.cancel()
         for handle in (*live.timers.values(), *live.retries.values()):
             handle.cancel()
         for task in live.steps.values():

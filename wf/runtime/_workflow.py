@@ -155,4 +155,3 @@ async def batch(
     _positive("size", size)
     values = list(items)
     return [await fn(values[i : i + size]) for i in range(0, len(values), size)]
-
