@@ -8,8 +8,8 @@ A backend's test module subclasses `StoreConformance` and provides two fixtures:
 
 The tests use only the `Store` protocol, never a backend's own API, so the same
 suite runs unchanged against SQLite and PostgreSQL. Claims take explicit ``now``
-values; only ``post`` reads the real clock, so tests that post claim at
-``time.time() + 1``.
+values; only ``post`` and ``post_to_hook`` read the real clock, so tests that
+post claim at ``time.time() + 1``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from wf.runtime._events import RUN_STARTED, STEP_COMPLETED, STEP_SCHEDULED, Event
+from wf.runtime._events import HOOK_CREATED, RUN_STARTED, STEP_COMPLETED, STEP_SCHEDULED, Event
 from wf.runtime._store import FINISHED, Commit, RunRecord, RunUpdate, Store
 
 __all__ = ["StoreConformance"]
@@ -543,3 +543,176 @@ class StoreConformance:
         for owner, run_ids in got.items():
             for run_id in run_ids:
                 assert (await run(store, run_id)).lease_owner == owner
+
+    # -- hooks -------------------------------------------------------------------------------------
+
+    async def test_a_hook_registered_by_the_lease_owner_routes_payloads_to_its_run(
+        self, store: Store
+    ) -> None:
+        await create(store, "r1")
+        await create(store, "other")
+        assert sorted(await claim_ids(store, "A", time.time(), lease=3600)) == ["other", "r1"]
+        commit = Commit(events=[row("r1", 1, HOOK_CREATED, 0, "tok")], hooks=[("tok", "r1", 0)])
+        assert commit
+        assert await store.commit(commit, "A") == []
+        assert commit.conflicts == {}
+        assert await store.post_to_hook("tok", '{"ok": true}') == "r1"
+        assert await store.post_to_hook("tok", None) == "r1"
+        items = await store.inbox("A")
+        assert [(i.run_id, i.kind, i.name, i.data) for i in items] == [
+            ("r1", "hook", "tok", '{"ok": true}'),
+            ("r1", "hook", "tok", None),
+        ]
+        assert items[0].id < items[1].id
+        assert all(abs(i.at - time.time()) < 60 for i in items)
+
+    async def test_a_commit_of_only_hooks_is_not_empty(self, store: Store) -> None:
+        await create(store, "r1")
+        await claim_ids(store, "A", T)
+        commit = Commit(hooks=[("tok", "r1", 4)])
+        assert commit
+        assert await store.commit(commit, "A") == []
+        assert await store.post_to_hook("tok", "1") == "r1"
+
+    @pytest.mark.parametrize("status", ["waiting", "sleeping"])
+    async def test_post_to_hook_makes_a_parked_run_due(self, store: Store, status: str) -> None:
+        await create(store, "r1")
+        await claim_ids(store, "A", T, limit=1)
+        await store.commit(Commit(hooks=[("tok", "r1", 0)]), "A")
+        wake_at = None if status == "waiting" else time.time() + 1e6
+        evict = RunUpdate("r1", status=status, set_wake=True, wake_at=wake_at, release=True)
+        assert await store.commit(Commit(updates=[evict]), "A") == []
+        assert await claim_ids(store, "B", time.time() + 1) == []
+        before = time.time()
+        assert await store.post_to_hook("tok", '"payload"') == "r1"
+        record = await run(store, "r1")
+        assert record.wake_at is not None and record.wake_at <= time.time()
+        assert record.wake_at >= before - 1
+        claimed = await store.claim("B", 10, time.time() + 1, 30.0)
+        assert [(r.run_id, r.status) for r in claimed] == [("r1", "running")]
+        assert [(i.kind, i.name, i.data) for i in await store.inbox("B")] == [
+            ("hook", "tok", '"payload"')
+        ]
+
+    async def test_post_to_hook_does_not_break_a_live_lease(self, store: Store) -> None:
+        await create(store, "r1")
+        await claim_ids(store, "A", time.time(), lease=3600)
+        await store.commit(Commit(hooks=[("tok", "r1", 0)]), "A")
+        assert await store.post_to_hook("tok", "1") == "r1"
+        assert await claim_ids(store, "B", time.time() + 1) == []
+        assert (await run(store, "r1")).lease_owner == "A"
+        assert [i.name for i in await store.inbox("A")] == ["tok"]
+
+    async def test_post_to_an_unknown_token_writes_nothing(self, store: Store) -> None:
+        await create(store, "r1", wake_at=T)
+        await claim_ids(store, "A", T)
+        await store.commit(Commit(hooks=[("tok", "r1", 0)]), "A")
+        far = time.time() + 1e6
+        evict = RunUpdate("r1", status="sleeping", set_wake=True, wake_at=far, release=True)
+        await store.commit(Commit(updates=[evict]), "A")
+        before = await run(store, "r1")
+        assert await store.post_to_hook("nope", '"x"') is None
+        assert await store.post_to_hook("TOK", '"x"') is None  # tokens are case-sensitive
+        assert await store.post_to_hook("", None) is None
+        assert await run(store, "r1") == before
+        assert await claim_ids(store, "B", time.time() + 1) == []
+        assert await claim_ids(store, "B", far + 1) == ["r1"]
+        assert await store.inbox("B") == []
+
+    async def test_a_token_held_by_another_live_run_is_reported_as_a_conflict(
+        self, store: Store
+    ) -> None:
+        for run_id in ("first", "second"):
+            await create(store, run_id)
+        await claim_ids(store, "A", T, limit=1)
+        await claim_ids(store, "B", T, limit=1)
+        assert await store.commit(Commit(hooks=[("tok", "first", 0)]), "A") == []
+        clash = Commit(
+            events=[row("second", 1, HOOK_CREATED, 0, "tok")],
+            hooks=[("tok", "second", 0), ("own", "second", 1)],
+        )
+        assert await store.commit(clash, "B") == []
+        assert clash.conflicts == {"tok": "first"}
+        # The holder keeps the token; the rest of the commit landed.
+        assert await store.post_to_hook("tok", "1") == "first"
+        assert await store.post_to_hook("own", "2") == "second"
+        assert [e.seq for e in await store.load_events("second")] == [0, 1]
+        assert [i.data for i in await store.inbox("A")] == ["1"]
+        assert [i.data for i in await store.inbox("B")] == ["2"]
+
+    async def test_a_run_registering_its_own_token_again_is_no_conflict(self, store: Store) -> None:
+        # A replay (say after a takeover) registers the run's tokens once more.
+        await create(store, "r1")
+        await claim_ids(store, "A", T, lease=10)
+        assert await store.commit(Commit(hooks=[("tok", "r1", 0)]), "A") == []
+        assert await claim_ids(store, "B", T + 20) == ["r1"]
+        again = Commit(hooks=[("tok", "r1", 0)])
+        assert await store.commit(again, "B") == []
+        assert again.conflicts == {}
+        assert await store.post_to_hook("tok", "1") == "r1"
+
+    async def test_hooks_of_a_stale_owner_are_dropped(self, store: Store) -> None:
+        await create(store, "r1")
+        await claim_ids(store, "A", T, lease=10)
+        assert await claim_ids(store, "B", T + 20) == ["r1"]
+        stale = Commit(events=[row("r1", 1, HOOK_CREATED, 0, "tok")], hooks=[("tok", "r1", 0)])
+        assert await store.commit(stale, "A") == ["r1"]
+        assert await store.post_to_hook("tok", "1") is None
+        only_hooks = Commit(hooks=[("tok2", "r1", 1)])
+        assert await store.commit(only_hooks, "A") == ["r1"]
+        assert await store.post_to_hook("tok2", "1") is None
+
+    @pytest.mark.parametrize("status", FINISHED)
+    async def test_a_finished_run_releases_its_tokens(self, store: Store, status: str) -> None:
+        for run_id in ("r1", "keeper"):
+            await create(store, run_id)
+        await claim_ids(store, "A", T)
+        hooks = [("a", "r1", 0), ("b", "r1", 1), ("kept", "keeper", 0)]
+        await store.commit(Commit(hooks=hooks), "A")
+        # A status that is not an end keeps them.
+        await store.commit(Commit(updates=[RunUpdate("r1", status="waiting")]), "A")
+        assert await store.post_to_hook("a", "0") == "r1"
+        end = RunUpdate("r1", status=status, release=True)
+        assert await store.commit(Commit(updates=[end]), "A") == []
+        assert await store.post_to_hook("a", "1") is None
+        assert await store.post_to_hook("b", "1") is None
+        assert await store.post_to_hook("kept", "1") == "keeper"
+        # A released token is free for another run.
+        await create(store, "next")
+        await claim_ids(store, "B", T + 1, limit=1)
+        reuse = Commit(hooks=[("a", "next", 0)])
+        assert await store.commit(reuse, "B") == []
+        assert reuse.conflicts == {}
+        assert await store.post_to_hook("a", "2") == "next"
+
+    async def test_fail_run_releases_the_runs_tokens(self, store: Store) -> None:
+        for run_id in ("r1", "keeper"):
+            await create(store, run_id)
+        await claim_ids(store, "A", T)
+        await store.commit(Commit(hooks=[("a", "r1", 0), ("kept", "keeper", 0)]), "A")
+        await store.fail_run("r1", "A", '{"type": "NondeterminismError"}')
+        assert (await run(store, "r1")).status == "failed"
+        assert await store.post_to_hook("a", "1") is None
+        assert await store.post_to_hook("kept", "1") == "keeper"
+
+    async def test_tokens_survive_reopening_the_store(
+        self, store: Store, second_store: Store
+    ) -> None:
+        await create(store, "r1")
+        await claim_ids(store, "A", T)
+        await store.commit(Commit(hooks=[("tok", "r1", 0)]), "A")
+        assert await second_store.post_to_hook("tok", "1") == "r1"
+        await store.close()
+        await store.open()
+        assert await store.post_to_hook("tok", "2") == "r1"
+        assert [i.data for i in await store.inbox("A")] == ["1", "2"]
+
+    async def test_a_failing_commit_registers_no_hooks(self, store: Store) -> None:
+        await create(store, "r1")
+        await claim_ids(store, "A", T)
+        bad = Commit(events=[row("r1", 0)], hooks=[("tok", "r1", 0)])  # seq 0 exists
+        with pytest.raises(Exception):  # noqa: B017
+            await store.commit(bad, "A")
+        assert await store.post_to_hook("tok", "1") is None
+        assert await store.commit(Commit(hooks=[("tok", "r1", 0)]), "A") == []
+        assert await store.post_to_hook("tok", "1") == "r1"

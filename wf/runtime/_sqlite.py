@@ -231,6 +231,8 @@ class SQLiteStore:
             # nor consumes its inbox. The check and the writes share one write transaction.
             lost = self._lost_runs(commit, owner) if verify_owner else set()
             events = [e for e in commit.events if e[0] not in lost]
+            # Reported only once the transaction commits (a retried commit starts clean).
+            conflicts: dict[str, str] = {}
             for token, run_id, cid in commit.hooks:
                 if run_id in lost:
                     continue
@@ -239,7 +241,7 @@ class SQLiteStore:
                 )
                 holder = c.execute("SELECT run_id FROM hooks WHERE token = ?", (token,)).fetchone()
                 if holder[0] != run_id:
-                    commit.conflicts[token] = holder[0]
+                    conflicts[token] = holder[0]
             if events:
                 c.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", events)
             if commit.consumed:
@@ -284,10 +286,15 @@ class SQLiteStore:
         except BaseException:
             c.execute("ROLLBACK")
             raise
+        commit.conflicts = conflicts
         return sorted(lost)
 
     def _lost_runs(self, commit: Commit, owner: str) -> set[str]:
-        run_ids = {e[0] for e in commit.events} | {u.run_id for u in commit.updates}
+        run_ids = (
+            {e[0] for e in commit.events}
+            | {u.run_id for u in commit.updates}
+            | {h[1] for h in commit.hooks}
+        )
         if not run_ids:
             return set()
         # One indexed query per commit, however many runs the batch touches.
