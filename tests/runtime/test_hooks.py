@@ -134,3 +134,23 @@ async def test_status_is_waiting_while_a_run_listens(db_url: str) -> None:
             await engine.send(run.id, "greeting", 3)
         with pytest.raises(wf.RunNotFoundError):
             await engine.send("missing-run", "greeting", 3)
+
+
+async def test_a_failed_commit_is_retried_with_its_hook_registration(engine: wf.Engine) -> None:
+    import sqlite3
+
+    real = engine._commit_sync
+    assert real is not None
+    failures: list[int] = []
+
+    def locked_once(commit: Any, owner: str, **options: Any) -> list[str]:
+        if commit.hooks and not failures:
+            failures.append(1)
+            raise sqlite3.OperationalError("database is locked")
+        return real(commit, owner, **options)
+
+    engine._commit_sync = locked_once
+    run = await engine.start(waiting.hold, "after-retry")
+    await resume_when_held(engine, "after-retry", "made it")
+    assert await run.result(timeout=10) == "made it"
+    assert failures == [1]

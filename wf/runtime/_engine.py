@@ -244,6 +244,7 @@ class EngineCore:
         commit.events += self._commit.events
         commit.updates += self._commit.updates
         commit.consumed += self._commit.consumed
+        commit.hooks += self._commit.hooks
         self._commit, self._after = commit, after + self._after
 
     def _committed(
