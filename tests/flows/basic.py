@@ -274,3 +274,8 @@ async def sleep_then_add(seconds: float) -> int:
     "use workflow"
     await wf.sleep(seconds)
     return await add(1, 1)
+
+
+async def takes_anything(value: object) -> str:
+    "use workflow"
+    return repr(value)

@@ -178,7 +178,9 @@ async def test_unserializable_result_fails_the_step_without_retry(engine: wf.Eng
 async def test_unserializable_workflow_input_is_refused(engine: wf.Engine) -> None:
     import threading
 
-    with pytest.raises(wf.SerializationError, match=r"input of workflow flows\.basic:sequential"):
+    with pytest.raises(wf.SerializationError, match=r"input of workflow flows\.basic:takes_any"):
+        await engine.start(basic.takes_anything, threading.Lock())
+    with pytest.raises(TypeError, match="'n' must be int"):
         await engine.start(basic.sequential, threading.Lock())  # type: ignore[arg-type]
     assert await engine.store.list_runs() == []
 

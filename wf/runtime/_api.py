@@ -27,6 +27,7 @@ from wf.runtime._events import Event
 from wf.runtime._loop import current_loop
 from wf.runtime._registry import workflow_id_of
 from wf.runtime._store import FINISHED, RunRecord
+from wf.runtime._validate import validate_input
 
 __all__ = ["Engine", "Run", "get_run", "resume_hook", "send", "start"]
 
@@ -81,6 +82,7 @@ class Engine(EngineCore):
         workflow_id = workflow_id_of(fn)
         try:
             inspect.signature(fn).bind(*args, **kwargs)
+            validate_input(fn, args, kwargs)
         except TypeError as exc:
             raise TypeError(f"wrong arguments for workflow {workflow_id}: {exc}") from None
         now = time.time()
