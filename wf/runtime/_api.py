@@ -20,6 +20,7 @@ from wf._errors import (
     RunNotFoundError,
     WorkflowError,
 )
+from wf._options import workflow_options
 from wf.runtime import _serde
 from wf.runtime._context import type_name
 from wf.runtime._engine import EngineCore
@@ -76,6 +77,7 @@ class Engine(EngineCore):
         run_id: str | None = None,
         start_at: Any = None,
         deadline: Any = None,
+        version: str | None = None,
         **kwargs: Any,
     ) -> Run[T]:
         """Start a run of workflow ``fn`` on this engine (see :func:`wf.start`)."""
@@ -89,6 +91,12 @@ class Engine(EngineCore):
         start: dict[str, Any] = {"args": list(args), "kwargs": kwargs}
         if deadline is not None:
             start["deadline"] = _start_time(deadline, now, what="deadline")
+        if version is None:
+            version = workflow_options(fn).version
+        elif not isinstance(version, str) or not version:
+            raise ValueError(f"version must be a non-empty string, not {version!r}")
+        if version is not None:
+            start["version"] = version
         payload = _serde.dumps(start, where=f"input of workflow {workflow_id}")
         if run_id is None:
             run_id = uuid.uuid4().hex
@@ -238,6 +246,7 @@ async def start(
     run_id: str | None = None,
     start_at: Any = None,
     deadline: Any = None,
+    version: str | None = None,
     **kwargs: Any,
 ) -> Run[T]:
     """Start a run of a workflow and return its :class:`Run` handle.
@@ -256,7 +265,7 @@ async def start(
             " await the other workflow directly to run it inline"
         )
     return await current_engine().start(
-        fn, *args, run_id=run_id, start_at=start_at, deadline=deadline, **kwargs
+        fn, *args, run_id=run_id, start_at=start_at, deadline=deadline, version=version, **kwargs
     )
 
 

@@ -97,11 +97,13 @@ class RunContext:
         kwargs: dict[str, Any],
         started_at: float,
         attempt: int = 1,
+        version: str | None = None,
     ) -> None:
         self.run_id = run_id
         self.workflow_id = workflow_id
         self.started_at = started_at
         self.attempt = attempt
+        self.version = version
         self.clock = started_at
         self.random = random.Random(run_id)
         # The loop implements what workflow code can reach; the I/O half of

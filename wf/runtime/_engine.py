@@ -38,7 +38,7 @@ from wf._errors import (
     RetryableError,
     SerializationError,
 )
-from wf._options import StepOptions, backoff_delay
+from wf._options import StepOptions, backoff_delay, workflow_options
 from wf.runtime import _serde
 from wf.runtime._context import ArmTimer, CancelTimer, RunContext, StartStep
 from wf.runtime._duration import to_seconds
@@ -113,6 +113,8 @@ class EngineCore:
         self.lease = lease
         self.poll_interval = poll_interval
         self.evict_after = evict_after
+        #: How long a run whose version this worker lacks is left before it looks again.
+        self.version_retry = 5.0
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._runs: dict[str, _Live] = {}
         self._commit = Commit()
@@ -302,6 +304,27 @@ class EngineCore:
     def _activate(self, record: RunRecord, events: list[Event]) -> None:
         fn = resolve(record.workflow_id)
         payload = _serde.loads(record.input)
+        version = payload.get("version")
+        if version != workflow_options(fn).version:
+            # This worker has other code for the workflow than the run started with:
+            # leave the run to a worker that has its version, rather than fail it.
+            log.info(
+                "wf: run %s needs %s version %r; this worker has %r: leaving it",
+                record.run_id,
+                record.workflow_id,
+                version,
+                workflow_options(fn).version,
+            )
+            self._commit.updates.append(
+                RunUpdate(
+                    record.run_id,
+                    set_wake=True,
+                    wake_at=time.time() + self.version_retry,
+                    release=True,
+                )
+            )
+            self._kick()
+            return
         ctx = RunContext(
             run_id=record.run_id,
             workflow_id=record.workflow_id,
@@ -310,6 +333,7 @@ class EngineCore:
             kwargs=dict(payload.get("kwargs", {})),
             started_at=events[0].at if events else record.created_at,
             attempt=record.attempt,
+            version=version,
         )
         live = _Live(ctx, seq=events[-1].seq + 1 if events else 1, resuming=True)
         self._runs[record.run_id] = live

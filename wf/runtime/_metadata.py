@@ -53,7 +53,7 @@ def get_workflow_metadata() -> WorkflowMetadata:
     return WorkflowMetadata(
         run_id=ctx.run_id,
         workflow_id=ctx.workflow_id,
-        version=None,
+        version=ctx.version,
         started_at=_dt.datetime.fromtimestamp(ctx.started_at, _dt.UTC),
         attempt=ctx.attempt,
     )
