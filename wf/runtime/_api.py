@@ -30,7 +30,7 @@ from wf.runtime._registry import workflow_id_of
 from wf.runtime._store import FINISHED, RunRecord
 from wf.runtime._validate import validate_input
 
-__all__ = ["Engine", "Run", "get_run", "resume_hook", "send", "start"]
+__all__ = ["ChildRun", "Engine", "Run", "get_run", "resume_hook", "send", "start"]
 
 Ts = TypeVarTuple("Ts")
 T = TypeVar("T")
@@ -227,6 +227,71 @@ def _outcome(record: RunRecord) -> Any:
     )
 
 
+class ChildRun(Run[T]):
+    """A run started from inside a workflow. ``await child.result()`` there is a
+    durable wait: it survives crashes and replays, and a failed child raises
+    ``wf.RunFailedError`` in the parent, which may catch it."""
+
+    def __init__(self, run_id: str, outcome: asyncio.Future[dict[str, Any]]) -> None:
+        self.id = run_id
+        self._outcome = outcome
+
+    def __repr__(self) -> str:
+        return f"<wf.Run {self.id} (child)>"
+
+    async def result(self, timeout: float | None = None) -> T:
+        if current_loop() is None:
+            raise WorkflowError("a child run's handle is for the workflow that started it")
+        async with asyncio.timeout(timeout):  # on the workflow loop: a durable timer
+            outcome = await asyncio.shield(self._outcome)
+        status = outcome.get("status")
+        if status == "completed":
+            return _serde.loads(outcome.get("result") or "null")  # type: ignore[no-any-return]
+        if status == "cancelled":
+            raise RunCancelledError(self.id)
+        error = _serde.loads(outcome["error"]) if outcome.get("error") else {}
+        raise RunFailedError(
+            self.id, type_name(str(error.get("type", "Exception"))), str(error.get("message", ""))
+        )
+
+    async def status(self) -> str:
+        raise WorkflowError("a child run's status cannot be read from inside a workflow")
+
+    async def cancel(self) -> None:
+        raise WorkflowError("cancelling a child run from inside a workflow is not supported yet")
+
+    async def events(self) -> AsyncIterator[Event]:
+        raise WorkflowError("a child run's log cannot be read from inside a workflow")
+        yield  # pragma: no cover
+
+
+def _start_child(
+    loop: Any,
+    fn: Callable[..., Awaitable[T]],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    run_id: str | None,
+    start_at: Any,
+    deadline: Any,
+    version: str | None,
+) -> ChildRun[T]:
+    if start_at is not None or deadline is not None or version is not None:
+        raise WorkflowError("start_at, deadline and version are not supported for child runs yet")
+    workflow_id = workflow_id_of(fn)
+    try:
+        inspect.signature(fn).bind(*args, **kwargs)
+        validate_input(fn, args, kwargs)
+    except TypeError as exc:
+        raise TypeError(f"wrong arguments for workflow {workflow_id}: {exc}") from None
+    start: dict[str, Any] = {"args": list(args), "kwargs": kwargs}
+    child_version = workflow_options(fn).version
+    if child_version is not None:
+        start["version"] = child_version
+    payload = _serde.dumps(start, where=f"input of workflow {workflow_id}")
+    child_id, outcome = loop.ctx.issue_child(workflow_id, payload, run_id)
+    return ChildRun(child_id, outcome)
+
+
 def current_engine() -> Engine:
     """The engine of the innermost ``async with wf.Engine()``, else this loop's default one."""
     engine = _current.get()
@@ -259,11 +324,9 @@ async def start(
     duration) delays it. Input is checked against the signature and serialized
     before anything is written.
     """
-    if current_loop() is not None:
-        raise WorkflowError(
-            "starting a run from inside a workflow (child runs) is not supported yet;"
-            " await the other workflow directly to run it inline"
-        )
+    loop = current_loop()
+    if loop is not None:
+        return _start_child(loop, fn, args, kwargs, run_id, start_at, deadline, version)
     return await current_engine().start(
         fn, *args, run_id=run_id, start_at=start_at, deadline=deadline, version=version, **kwargs
     )

@@ -28,6 +28,8 @@ from wf._errors import NondeterminismError, SerializationError, StepFailedError
 from wf.runtime import _serde
 from wf.runtime._events import (
     CANCEL_REQUESTED,
+    CHILD_FINISHED,
+    CHILD_STARTED,
     DELIVERIES,
     HOOK_CREATED,
     HOOK_RECEIVED,
@@ -129,6 +131,9 @@ class RunContext:
         self.hooks: dict[int, Inbox] = {}
         self.hook_cids: dict[str, int] = {}
         self.messages: dict[str, Inbox] = {}
+        # Child runs by correlation id and run id: the outcome once it arrives.
+        self.children: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self.child_cids: dict[str, int] = {}
 
         # Replay state: operations the log recorded, and how many deliveries remain.
         self._recorded: dict[int, Event] = {}
@@ -168,6 +173,23 @@ class RunContext:
         if cid not in self._recorded:
             self.outbox.append((HOOK_CREATED, cid, token, None))
         return cid, token, inbox
+
+    def issue_child(
+        self, workflow_id: str, payload: str, run_id: str | None
+    ) -> tuple[str, asyncio.Future[dict[str, Any]]]:
+        """Start a child run: an operation; the child is created with its commit."""
+        if self.closed:
+            raise Closed()
+        if run_id is None:
+            run_id = f"{self.run_id}.{self.next_cid}"  # stable across replays
+        cid = self._claim(CHILD_STARTED, run_id)
+        outcome: asyncio.Future[dict[str, Any]] = self.loop.create_future()
+        self.children[cid] = outcome
+        self.child_cids[run_id] = cid
+        if cid not in self._recorded:
+            data = _serde.dumps({"workflow": workflow_id, "input": payload})
+            self.outbox.append((CHILD_STARTED, cid, run_id, data))
+        return run_id, outcome
 
     def issue_progress(self, message: str) -> None:
         """Record a progress note: an operation (so replay neither repeats nor loses it)."""
@@ -313,6 +335,10 @@ class RunContext:
             hook = self.hooks.get(cid)
             if hook is not None:
                 hook.put(_serde.loads(event.data or "null"))
+        elif kind == CHILD_FINISHED and cid is not None:
+            outcome = self.children.get(cid)
+            if outcome is not None and not outcome.done():
+                outcome.set_result(_serde.loads(event.data or "{}"))
         elif kind == MESSAGE_RECEIVED and event.name is not None:
             self.message_inbox(event.name).put(_serde.loads(event.data or "null"))
         elif kind == CANCEL_REQUESTED:
@@ -413,6 +439,8 @@ def _describe(kind: str, name: str | None) -> str:
         return f"hook {name!r}"
     if kind == PROGRESS:
         return f"progress note {name!r}"
+    if kind == CHILD_STARTED:
+        return f"child run {name!r}"
     return f"{kind} {name or ''}".strip()
 
 

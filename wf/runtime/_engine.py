@@ -44,6 +44,8 @@ from wf.runtime._context import ArmTimer, CancelTimer, RunContext, StartStep
 from wf.runtime._duration import to_seconds
 from wf.runtime._events import (
     CANCEL_REQUESTED,
+    CHILD_FINISHED,
+    CHILD_STARTED,
     HOOK_CREATED,
     HOOK_RECEIVED,
     MESSAGE_RECEIVED,
@@ -247,6 +249,7 @@ class EngineCore:
         commit.updates += self._commit.updates
         commit.consumed += self._commit.consumed
         commit.hooks += self._commit.hooks
+        commit.children += self._commit.children
         self._commit, self._after = commit, after + self._after
 
     def _committed(
@@ -366,18 +369,23 @@ class EngineCore:
         # The operations go into the log before any of their steps starts: a step
         # whose first turn finishes at once appends its result right away, after
         # its step_scheduled and in the same commit.
-        hook_created = False
+        commit_first = False
         for kind, cid, name, data in outbox:
             self._append(live, kind, cid, name, data)
             if kind == HOOK_CREATED and cid is not None and name is not None:
                 self._commit.hooks.append((name, ctx.run_id, cid))
-                hook_created = True
-        if hook_created:
+                commit_first = True
+            elif kind == CHILD_STARTED and name is not None:
+                child = _serde.loads(data or "{}")
+                self._commit.children.append((name, child["workflow"], child["input"], ctx.run_id))
+                self._after.append(self.poke)
+                commit_first = True  # the child exists before any later step runs
+        if commit_first:
             live.registering += 1
             self._after.append(functools.partial(self._registered, live))
         for effect in effects:
             if type(effect) is StartStep:
-                if hook_created:
+                if commit_first:
                     # A step may hand the token out: it starts once the token is durable.
                     self._after.append(functools.partial(self._start_step_live, live, effect))
                 else:
@@ -710,6 +718,9 @@ class EngineCore:
             elif item.kind == "hook" and item.name in live.ctx.hook_cids:
                 cid = live.ctx.hook_cids[item.name]
                 self._append_delivery(live, HOOK_RECEIVED, cid, item.name, item.data)
+            elif item.kind == "child" and item.name in live.ctx.child_cids:
+                cid = live.ctx.child_cids[item.name]
+                self._append_delivery(live, CHILD_FINISHED, cid, item.name, item.data)
             elif item.kind == "message":
                 self._append_delivery(live, MESSAGE_RECEIVED, None, item.name, item.data)
             self._commit.consumed.append(item.id)

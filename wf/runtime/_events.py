@@ -7,6 +7,8 @@ from typing import Final
 
 __all__ = [
     "CANCEL_REQUESTED",
+    "CHILD_FINISHED",
+    "CHILD_STARTED",
     "DELIVERIES",
     "HOOK_CREATED",
     "HOOK_RECEIVED",
@@ -39,15 +41,27 @@ HOOK_CREATED: Final = "hook_created"
 HOOK_RECEIVED: Final = "hook_received"
 MESSAGE_RECEIVED: Final = "message_received"
 PROGRESS: Final = "progress"
+CHILD_STARTED: Final = "child_started"
+CHILD_FINISHED: Final = "child_finished"
 RUN_COMPLETED: Final = "run_completed"
 RUN_FAILED: Final = "run_failed"
 RUN_CANCELLED: Final = "run_cancelled"
 
 #: Events that record a durable operation the workflow issued, matched on replay.
-OPERATIONS: Final = frozenset({STEP_SCHEDULED, TIMER_SCHEDULED, HOOK_CREATED, PROGRESS})
+OPERATIONS: Final = frozenset(
+    {STEP_SCHEDULED, TIMER_SCHEDULED, HOOK_CREATED, PROGRESS, CHILD_STARTED}
+)
 #: Events delivered to the workflow loop, one at a time, in log order.
 DELIVERIES: Final = frozenset(
-    {STEP_COMPLETED, STEP_FAILED, TIMER_FIRED, CANCEL_REQUESTED, HOOK_RECEIVED, MESSAGE_RECEIVED}
+    {
+        STEP_COMPLETED,
+        STEP_FAILED,
+        TIMER_FIRED,
+        CANCEL_REQUESTED,
+        HOOK_RECEIVED,
+        MESSAGE_RECEIVED,
+        CHILD_FINISHED,
+    }
 )
 TERMINAL: Final = frozenset({RUN_COMPLETED, RUN_FAILED, RUN_CANCELLED})
 

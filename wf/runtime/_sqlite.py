@@ -13,6 +13,7 @@ the file untouched.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 
 from wf._errors import StoreError
 from wf.runtime._events import RUN_STARTED, Event
-from wf.runtime._store import ACTIVE, FINISHED, Commit, InboxItem, RunRecord
+from wf.runtime._store import ACTIVE, FINISHED, Commit, InboxItem, RunRecord, RunUpdate
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore", "sqlite_path"]
 
@@ -64,8 +65,9 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         )""",
         "CREATE INDEX inbox_run ON inbox (run_id)",
     ),
-    # v2: hook tokens, held by a live run until it ends.
+    # v2: hook tokens, held by a live run until it ends; child runs know their parent.
     2: (
+        "ALTER TABLE runs ADD COLUMN parent_id TEXT",
         """CREATE TABLE hooks (
             token TEXT PRIMARY KEY,
             run_id TEXT NOT NULL,
@@ -233,6 +235,19 @@ class SQLiteStore:
             events = [e for e in commit.events if e[0] not in lost]
             # Reported only once the transaction commits (a retried commit starts clean).
             conflicts: dict[str, str] = {}
+            for child_id, workflow_id, payload, parent_id in commit.children:
+                if parent_id in lost:
+                    continue
+                cur = c.execute(
+                    "INSERT OR IGNORE INTO runs (run_id, workflow_id, status, input, created_at,"
+                    " updated_at, wake_at, parent_id) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)",
+                    (child_id, workflow_id, payload, now, now, now, parent_id),
+                )
+                if cur.rowcount == 1:
+                    c.execute(
+                        "INSERT INTO events VALUES (?, 0, ?, NULL, ?, ?, ?)",
+                        (child_id, RUN_STARTED, workflow_id, payload, now),
+                    )
             for token, run_id, cid in commit.hooks:
                 if run_id in lost:
                     continue
@@ -273,6 +288,7 @@ class SQLiteStore:
                 c.execute(f"UPDATE runs SET {', '.join(sets)} WHERE run_id = ?", params)
                 if u.status in FINISHED:
                     c.execute("DELETE FROM hooks WHERE run_id = ?", (u.run_id,))
+                    self._tell_parent(u, now)
                 if u.release:
                     # A request posted while the run was held and not yet read must
                     # still wake it once it is released.
@@ -288,6 +304,29 @@ class SQLiteStore:
             raise
         commit.conflicts = conflicts
         return sorted(lost)
+
+    def _tell_parent(self, update: RunUpdate, now: float) -> None:
+        """A child run ended: queue its outcome for its parent, if the parent still runs."""
+        c = self.conn
+        row = c.execute(
+            f"SELECT p.run_id FROM runs r JOIN runs p ON p.run_id = r.parent_id"
+            f" WHERE r.run_id = ? AND p.status IN ({_ACTIVE_SQL})",
+            (update.run_id,),
+        ).fetchone()
+        if row is None:
+            return
+        outcome = json.dumps(
+            {"status": update.status, "result": update.result, "error": update.error}
+        )
+        c.execute(
+            "INSERT INTO inbox (run_id, kind, name, data, at) VALUES (?, 'child', ?, ?, ?)",
+            (row[0], update.run_id, outcome, now),
+        )
+        c.execute(
+            "UPDATE runs SET wake_at = ? WHERE run_id = ? AND lease_owner IS NULL"
+            " AND status IN ('sleeping', 'waiting')",
+            (now, row[0]),
+        )
 
     def _lost_runs(self, commit: Commit, owner: str) -> set[str]:
         run_ids = (
@@ -305,12 +344,22 @@ class SQLiteStore:
         return run_ids - held
 
     async def fail_run(self, run_id: str, owner: str, error: str) -> None:
-        self.conn.execute("DELETE FROM hooks WHERE run_id = ?", (run_id,))
-        self.conn.execute(
-            "UPDATE runs SET status = 'failed', error = ?, updated_at = ?, lease_owner = NULL,"
-            " lease_expires = NULL, wake_at = NULL WHERE run_id = ? AND lease_owner = ?",
-            (error, time.time(), run_id, owner),
-        )
+        c = self.conn
+        now = time.time()
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            cur = c.execute(
+                "UPDATE runs SET status = 'failed', error = ?, updated_at = ?, lease_owner = NULL,"
+                " lease_expires = NULL, wake_at = NULL WHERE run_id = ? AND lease_owner = ?",
+                (error, now, run_id, owner),
+            )
+            if cur.rowcount == 1:
+                c.execute("DELETE FROM hooks WHERE run_id = ?", (run_id,))
+                self._tell_parent(RunUpdate(run_id, status="failed", error=error), now)
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
 
     # -- leases --------------------------------------------------------------------
 

@@ -79,6 +79,8 @@ class Commit:
     )
     updates: list[RunUpdate] = field(default_factory=list)
     consumed: list[int] = field(default_factory=list)
+    #: Child runs to create (if absent): (run id, workflow id, input, parent run id).
+    children: list[tuple[str, str, str, str]] = field(default_factory=list)
     #: Hook tokens to register: (token, run_id, correlation id).
     hooks: list[tuple[str, str, int]] = field(default_factory=list)
     #: Filled by the store: token -> run id, for tokens another live run already held
@@ -86,7 +88,7 @@ class Commit:
     conflicts: dict[str, str] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.events or self.updates or self.consumed or self.hooks)
+        return bool(self.events or self.updates or self.consumed or self.hooks or self.children)
 
 
 class Store(Protocol):

@@ -1,0 +1,47 @@
+"""Parents and children: runs started from inside workflows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import wf
+
+CALLS: dict[str, int] = {}
+
+
+async def record(name: str) -> str:
+    "use step"
+    CALLS[name] = CALLS.get(name, 0) + 1
+    return name
+
+
+async def child(x: int) -> int:
+    "use workflow"
+    await record(f"child {x}")
+    if x < 0:
+        raise ValueError(f"negative {x}")
+    return x * 2
+
+
+async def slow_child(seconds: float) -> str:
+    "use workflow"
+    await wf.sleep(seconds)
+    return await record("slow child done")
+
+
+async def parent(x: int) -> dict[str, Any]:
+    "use workflow"
+    handle = await wf.start(child, x)
+    await record("parent between")
+    value = await handle.result()
+    try:
+        await (await wf.start(child, -1)).result()
+    except wf.RunFailedError as exc:
+        failure = f"{exc.error_type}: {exc.error_message}"
+    return {"child_id": handle.id, "value": value, "failure": failure}
+
+
+async def fire_and_forget() -> str:
+    "use workflow"
+    handle = await wf.start(slow_child, 0.3, run_id="background-child")
+    return handle.id

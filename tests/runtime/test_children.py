@@ -1,0 +1,45 @@
+"""Child runs: started exactly once from a workflow, awaited durably, independent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import wf
+from flows import children
+
+
+@pytest.fixture(autouse=True)
+def reset_calls() -> Iterator[None]:
+    children.CALLS.clear()
+    yield
+
+
+async def test_parent_awaits_a_child_and_catches_a_failing_one(engine: wf.Engine) -> None:
+    run = await engine.start(children.parent, 21)
+    result = await run.result(timeout=20)
+    assert result["value"] == 42
+    assert result["failure"] == "ValueError: negative -1"
+    assert result["child_id"] == f"{run.id}.0"
+    child = engine.get_run(result["child_id"])
+    assert await child.status() == "completed"
+    assert await child.result() == 42
+    assert children.CALLS == {"child 21": 1, "parent between": 1, "child -1": 1}
+
+
+async def test_replayed_parent_never_starts_a_second_child(db_url: str) -> None:
+    async with wf.Engine(db_url, poll_interval=0.02, evict_after=0.0) as engine:
+        run = await engine.start(children.parent, 5)
+        assert (await run.result(timeout=20))["value"] == 10
+        runs = await engine.store.list_runs()
+    # Evicting the parent while it waited replayed it; still exactly two children.
+    assert sorted(r.run_id for r in runs) == sorted([run.id, f"{run.id}.0", f"{run.id}.2"])
+
+
+async def test_a_background_child_finishes_after_its_parent(engine: wf.Engine) -> None:
+    run = await engine.start(children.fire_and_forget)
+    assert await run.result(timeout=10) == "background-child"
+    child = engine.get_run("background-child")
+    assert await child.result(timeout=10) == "slow child done"
+    assert children.CALLS == {"slow child done": 1}
