@@ -175,6 +175,86 @@ CASES = {
         """,
         [("WF010", 3, 9)],
     ),
+    "WF010 step nested in a plain function": (
+        """\
+        def outer():
+            async def inner():
+                "use step"
+            return inner
+        """,
+        [("WF010", 3, 9)],
+    ),
+    "WF010 step nested in a helper of a workflow": (
+        """\
+        async def flow():
+            "use workflow"
+            def helper():
+                async def inner():
+                    "use step"
+                return inner
+            return helper
+        """,
+        [("WF010", 5, 13)],
+    ),
+    "WF013 nonlocal": (
+        """\
+        async def flow():
+            "use workflow"
+            total = 0
+            async def add(n):
+                "use step"
+                nonlocal total
+                total += n
+            await add(1)
+            return total
+        """,
+        [("WF013", 6, 9)],
+    ),
+    "WF013 step in a nested step": (
+        """\
+        async def flow():
+            "use workflow"
+            async def outer():
+                "use step"
+                async def inner():
+                    "use step"
+                return 1
+            return await outer()
+        """,
+        [("WF013", 6, 13)],
+    ),
+    "WF013 captures a function, a class, an import": (
+        """\
+        async def flow():
+            "use workflow"
+            import json
+            class Box:
+                pass
+            async def again(n):
+                "use step"
+                return await again(n - 1) if n else json.dumps(Box)
+            return await again(2)
+        """,
+        [("WF013", 7, 9), ("WF013", 7, 9), ("WF013", 7, 9)],
+    ),
+    "WF013 other decorator, duplicate name": (
+        """\
+        import functools
+        async def flow(flag):
+            "use workflow"
+            if flag:
+                @functools.cache
+                async def pick():
+                    "use step"
+                    return 1
+            else:
+                async def pick():
+                    "use step"
+                    return 2
+            return await pick()
+        """,
+        [("WF013", 5, 9), ("WF013", 10, 9)],
+    ),
     "WF011 bad values": (
         """\
         import wf
@@ -227,7 +307,7 @@ def test_diagnostic_code_line_and_column(case: str) -> None:
 
 def test_every_code_is_tested_and_documented() -> None:
     tested = {code for _, expected in CASES.values() for code, _, _ in expected}
-    assert tested == {f"WF{n:03}" for n in range(1, 13)}
+    assert tested == {f"WF{n:03}" for n in range(1, 14)}
     assert tested | {"WF000"} == set(CODES)
 
 

@@ -27,9 +27,13 @@ CODES: dict[str, str] = {
     " `concurrent.futures`, `os.system` …) in a workflow body",
     "WF009": "OS randomness (`os.urandom`, `os.getrandom`, `secrets`, `random.SystemRandom`)"
     " in a workflow body",
-    "WF010": "a directive on a function that is not defined at module level",
+    "WF010": "a directive on a method or nested function (only steps nested directly in a"
+    " workflow are supported)",
     "WF011": "a bad `@wf.options(...)`: unknown option, wrong value, or option of the other kind",
     "WF012": '"use workflow" as a module-level directive (only "use step" can mark a module)',
+    "WF013": "a step nested in a workflow that cannot be hoisted: it assigns a captured variable"
+    " (`nonlocal`), captures a local function, class or import, is nested in a nested step,"
+    " has a decorator other than `@wf.options`, or reuses a nested step's name",
 }
 
 

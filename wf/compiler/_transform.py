@@ -17,11 +17,14 @@ from typing import Literal
 import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import (
+    Assignment,
+    FunctionScope,
     GlobalScope,
     MetadataWrapper,
     PositionProvider,
     QualifiedNameProvider,
     QualifiedNameSource,
+    Scope,
     ScopeProvider,
 )
 
@@ -163,6 +166,10 @@ class _Frame:
     emit: bool = False  # module-level and well-formed: gets its glue code
     first_yield: cst.CSTNode | None = None
     options: dict[str, object] = field(default_factory=dict)
+    name: str = ""
+    nested_in: str | None = None  # a step nested in this (module-level) workflow
+    nested_names: set[str] = field(default_factory=set)  # of the steps nested in a workflow
+    hoist_decorators: tuple[str, ...] = ()  # @wf.options source text of a nested step
 
 
 class _Compiler(cst.CSTTransformer):
@@ -309,7 +316,7 @@ class _Compiler(cst.CSTTransformer):
         name = node.name.value
         is_async = node.asynchronous is not None
         directives = _scan(_small_statements(node.body.body))
-        frame = _Frame("function", self._in_workflow())
+        frame = _Frame("function", self._in_workflow(), name=name)
         if directives.exact is not None:
             frame.role = "workflow" if directives.exact == WORKFLOW else "step"
         elif self._module_step and is_async and id(node) in self._top_level:
@@ -332,13 +339,27 @@ class _Compiler(cst.CSTTransformer):
         """Report what makes a marked function unusable; True when it can be compiled."""
         name = node.name.value
         directive = found.node if found.node is not None else node
-        if not isinstance(self.get_metadata(ScopeProvider, node), GlobalScope):
+        scope = self.get_metadata(ScopeProvider, node)
+        parent = self._frames[-1] if self._frames else None
+        if frame.role == "step" and parent is not None and parent.kind == "function":
+            if parent.role == "workflow" and isinstance(scope, FunctionScope):
+                return self._check_nested_step(node, frame, parent, scope, directive)
+            if parent.nested_in is not None:
+                self._report(
+                    directive,
+                    "WF013",
+                    f"`{name}`: a step cannot be nested in a nested step",
+                    f"define `{name}` directly in the workflow body or at module level",
+                )
+                return False
+        if not isinstance(scope, GlobalScope):
             self._report(
                 directive,
                 "WF010",
-                f"`{name}`: workflows and steps must be module-level functions",
+                f"`{name}`: workflows and steps must be module-level functions"
+                ' (or "use step" functions defined directly in a workflow body)',
                 f"move `{name}` to the top level of its module"
-                " (nested steps and methods are not supported yet)",
+                " (methods and other nested functions are not supported)",
             )
             return False
         if frame.role == "workflow" and node.asynchronous is None:
@@ -363,6 +384,96 @@ class _Compiler(cst.CSTTransformer):
                 )
                 return False
         return True
+
+    def _check_nested_step(
+        self,
+        node: cst.FunctionDef,
+        frame: _Frame,
+        workflow: _Frame,
+        scope: FunctionScope,
+        directive: cst.CSTNode,
+    ) -> bool:
+        """A step nested in a workflow: what it captures must be plain, serializable values."""
+        name = node.name.value
+        ok = True
+
+        def reject(at: cst.CSTNode, message: str, suggestion: str) -> None:
+            nonlocal ok
+            ok = False
+            self._report(at, "WF013", f"nested step `{name}`: {message}", suggestion)
+
+        if name in workflow.nested_names:
+            reject(
+                node,
+                f"workflow `{workflow.name}` already defines a nested step `{name}`",
+                "give each nested step of a workflow its own name",
+            )
+        workflow.nested_names.add(name)
+        for decorator in node.decorators:
+            expression = decorator.decorator
+            if m.matches(expression, m.Call(func=_OPTIONS), metadata_resolver=self):
+                frame.hoist_decorators += (self._module.code_for_node(expression),)
+            elif not m.matches(
+                expression, _OPTIONS | m.Call(func=_OPTIONS), metadata_resolver=self
+            ):
+                reject(
+                    decorator,
+                    "only @wf.options(...) can decorate a nested step",
+                    "move the step to module level to decorate it",
+                )
+        captured = self._captured(node, scope)
+        for nonlocal_ in m.findall(node.body, m.Nonlocal()):
+            for item in cst.ensure_type(nonlocal_, cst.Nonlocal).names:
+                if item.name.value in captured or self._scope_of(nonlocal_) is self._body_scope(
+                    node
+                ):
+                    reject(
+                        nonlocal_,
+                        f"it assigns the workflow's variable `{item.name.value}` (nonlocal)",
+                        "return the new value from the step and assign it in the workflow",
+                    )
+        for variable, kind in sorted(captured.items()):
+            if kind is not None:
+                reject(
+                    directive,
+                    f"it captures `{variable}`, a {kind} of the workflow, which cannot be"
+                    " passed to the step as a serialized argument",
+                    f"pass what `{variable}` provides as an argument, or define it at module level",
+                )
+        if ok:
+            frame.nested_in = workflow.name
+        return ok
+
+    def _scope_of(self, node: cst.CSTNode) -> object:
+        return self.get_metadata(ScopeProvider, node, None)
+
+    def _body_scope(self, node: cst.FunctionDef) -> object:
+        body = cst.ensure_type(node.body, cst.IndentedBlock)
+        return self._scope_of(body.body[0])
+
+    def _captured(self, node: cst.FunctionDef, workflow: FunctionScope) -> dict[str, str | None]:
+        """Workflow variables read in the step; the value is why it cannot be captured, if so."""
+        own = self._body_scope(node)
+        found: dict[str, str | None] = {}
+        for assignment in workflow.assignments:
+            for access in assignment.references:
+                scope: Scope | None = access.scope
+                while scope is not None and scope is not own and scope is not workflow:
+                    scope = scope.parent
+                if scope is not own:
+                    continue
+                kind = None
+                if isinstance(assignment, Assignment):
+                    defined = assignment.node
+                    if isinstance(defined, cst.FunctionDef):
+                        kind = "function"
+                    elif isinstance(defined, cst.ClassDef):
+                        kind = "class"
+                    elif isinstance(defined, cst.Import | cst.ImportFrom):
+                        kind = "module import"
+                if found.get(assignment.name) is None:
+                    found[assignment.name] = kind
+        return found
 
     def _read_options(self, node: cst.FunctionDef, frame: _Frame) -> None:
         found = [
@@ -400,6 +511,8 @@ class _Compiler(cst.CSTTransformer):
         frame = self._frames[-1]
         if frame.role == "workflow":
             frame.in_workflow = True
+        elif frame.role == "step":
+            frame.in_workflow = False  # a nested step's body runs on the worker
 
     def leave_FunctionDef(
         self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef
@@ -418,7 +531,8 @@ class _Compiler(cst.CSTTransformer):
             frame.emit = False
         if not frame.emit:
             return updated_node
-        entry_id = self._id(name)
+        qualname = name if frame.nested_in is None else f"{frame.nested_in}.{name}"
+        entry_id = self._id(qualname)
         line = self.get_metadata(PositionProvider, original_node).start.line
         self.manifest.append(
             ManifestEntry(entry_id, frame.role, self._path, line, dict(frame.options))
@@ -427,6 +541,14 @@ class _Compiler(cst.CSTTransformer):
             return self._enter_workflow(updated_node, entry_id)
         if frame.implicit:
             return self._decorate(updated_node, entry_id)
+        if frame.nested_in is not None:
+            arguments = [frame.nested_in, _quoted(name), _quoted(entry_id), *frame.hoist_decorators]
+            self._appended.append(
+                cst.ensure_type(
+                    self._glue_statement(f"{GLUE_ALIAS}.nested_step({', '.join(arguments)})"),
+                    cst.SimpleStatementLine,
+                )
+            )
         return self._guard_step(updated_node, entry_id)
 
     def _enter_workflow(self, node: cst.FunctionDef, entry_id: str) -> cst.FunctionDef:

@@ -17,6 +17,11 @@ directive, and emits only these calls:
       "use workflow"; __wf__.enter_workflow("pkg.mod:name")
 
 * functions marked by a module-level ``"use step"``: ``@__wf__.step_function("pkg.mod:name")``.
+* a ``"use step"`` nested in workflow ``flow`` keeps the guard above (its ``locals()``
+  hold the captured variables too) and, after the module's last line, is made
+  resolvable by id as ``flow.name``::
+
+      __wf__.nested_step(flow, "name", "pkg.mod:flow.name", wf.options(...))
 * in workflow bodies, nondeterministic calls become ``__wf__.time()``,
   ``__wf__.datetime_now(tz)``, ``__wf__.rng().randint(1, 6)``,
   ``__wf__.uuid4()``, ``__wf__.wait(...)``, ``__wf__.as_completed(...)`` and so on.
@@ -32,6 +37,7 @@ import functools
 import inspect
 import random as _random
 import time as _time
+import types as _types
 import uuid as _uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -50,6 +56,7 @@ __all__ = [
     "in_workflow",
     "monotonic",
     "monotonic_ns",
+    "nested_step",
     "perf_counter",
     "perf_counter_ns",
     "rng",
@@ -103,6 +110,55 @@ def step_function(step_id: str) -> Callable[[F], F]:
         return step  # type: ignore[return-value]
 
     return decorate
+
+
+def nested_step(workflow: Any, name: str, step_id: str, *decorators: Callable[[Any], Any]) -> None:
+    """Expose the ``"use step"`` function ``name`` nested in ``workflow`` as ``workflow.<name>``.
+
+    The nested function's code is a constant of the workflow's code. The step
+    is called with its own parameters plus one keyword argument per captured
+    variable (its code's free variables, as ``locals()`` recorded them at the
+    call); the function is rebuilt on every call with fresh cells holding them.
+    """
+    outer = inspect.unwrap(workflow)
+    found = [
+        c for c in outer.__code__.co_consts if isinstance(c, _types.CodeType) and c.co_name == name
+    ]
+    if len(found) != 1:
+        raise RuntimeError(f"{step_id}: no single nested function {name!r} in {outer.__qualname__}")
+    code = found[0]
+    module_globals = outer.__globals__
+    captured = code.co_freevars
+    empty = object()
+
+    def build(kwargs: dict[str, Any]) -> Callable[..., Any]:
+        values = [kwargs.pop(v, empty) for v in captured]
+        cells = tuple(_types.CellType() if v is empty else _types.CellType(v) for v in values)
+        fn = _types.FunctionType(code, module_globals, name, None, cells)
+        fn.__qualname__ = code.co_qualname
+        return fn
+
+    run: Callable[..., Any]
+    if code.co_flags & inspect.CO_COROUTINE:
+
+        async def run(*args: Any, **kwargs: Any) -> Any:
+            return await build(kwargs)(*args, **kwargs)
+
+    else:
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            return build(kwargs)(*args, **kwargs)
+
+    params = list(inspect.signature(build({})).parameters.values())
+    extra = [inspect.Parameter(v, inspect.Parameter.KEYWORD_ONLY) for v in captured]
+    at = len(params) - (bool(params) and params[-1].kind == inspect.Parameter.VAR_KEYWORD)
+    setattr(run, "__signature__", inspect.Signature(params[:at] + extra + params[at:]))  # noqa: B010
+    run.__name__ = name
+    run.__qualname__ = f"{getattr(workflow, '__qualname__', outer.__qualname__)}.{name}"
+    run.__module__ = outer.__module__
+    for decorate in reversed(decorators):
+        run = decorate(run)
+    setattr(workflow, name, run)
 
 
 # -- the replayed clock ------------------------------------------------------
