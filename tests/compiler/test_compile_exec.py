@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import linecache
 import traceback
 import types
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import wf
+from wf._options import step_options
 from wf.compiler import compile_source
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -90,3 +92,27 @@ def test_traceback_points_at_the_users_file_and_line(tmp_path: Path) -> None:
     assert (frame.filename, frame.lineno) == (str(source), 7)
     assert frame.line == "raise ValueError('negative amount')"
     linecache.checkcache(str(source))
+
+
+def test_nested_steps_run_in_place_outside_a_workflow_and_are_hoisted_for_the_worker() -> None:
+    module = load("nested_step")
+    with pytest.raises(wf.NotInWorkflowError):
+        asyncio.run(module.process("o1", 100))
+    charge = module.process.charge  # what the worker resolves "nested_step:process.charge" to
+    assert charge.__qualname__ == "process.charge"
+    # its own parameters, then one keyword-only parameter per captured variable
+    assert list(inspect.signature(charge).parameters) == [
+        "extra",
+        "note",
+        "amount",
+        "fee",
+        "order_id",
+    ]
+    captured = {"order_id": "o1", "amount": 100, "fee": 10}
+    assert asyncio.run(charge(5, note="!", **captured)) == "o1:115!"
+    label = module.process.label
+    assert not inspect.iscoroutinefunction(label)
+    assert label("x", order_id="o2", started=1.0) == "x-o2-True"
+    assert step_options(label).max_attempts == 2
+    with pytest.raises(NameError):  # a variable not yet bound when the step was called
+        label("x", order_id="o2")
