@@ -376,3 +376,27 @@ def test_result_of_an_unknown_run_exits_1(project: Project) -> None:
         result = invoke("runs", "result", "ghost", "--db", project.db, *flags)
         assert result.exit_code == 1
         assert "wf runs result: no run with id 'ghost'" in result.stderr
+
+
+# -- wf runs retry ---------------------------------------------------------------------------
+
+
+def test_retry_makes_a_failed_run_runnable_again(project: Project) -> None:
+    db = ("--db", project.db)
+    failed = invoke("run", project.target("broken"), "3", "--run-id", "bad", *db)
+    assert failed.exit_code == 1
+    retried = invoke("runs", "retry", "bad", *db)
+    assert retried.exit_code == 0, retried.stderr
+    assert "run bad will run again from its log" in retried.stderr
+    assert json_out(invoke("runs", "list", "--json", *db))[0]["status"] == "pending"
+
+
+def test_retry_refuses_runs_that_did_not_fail(project: Project) -> None:
+    db = ("--db", project.db)
+    assert invoke("run", project.target("pipeline"), "2", "--run-id", "ok", *db).exit_code == 0
+    retried = invoke("runs", "retry", "ok", *db)
+    assert retried.exit_code == 1
+    assert "wf runs retry: run ok is completed: only a failed run can be retried" in retried.stderr
+    missing = invoke("runs", "retry", "ghost", *db)
+    assert missing.exit_code == 1
+    assert "no run with id 'ghost'" in missing.stderr

@@ -279,3 +279,23 @@ async def sleep_then_add(seconds: float) -> int:
 async def takes_anything(value: object) -> str:
     "use workflow"
     return repr(value)
+
+
+#: Flipped by a test to "deploy the fix" of `buggy`.
+BROKEN = {"buggy": True}
+
+
+@wf.options(max_attempts=2, initial_interval="1ms")
+async def buggy(x: int) -> int:
+    "use step"
+    CALLS["buggy"] += 1
+    if BROKEN["buggy"]:
+        raise ZeroDivisionError("bug in the step")
+    return x + 1
+
+
+async def fixable(x: int) -> dict[str, int]:
+    "use workflow"
+    first = await add(x, 1)
+    second = await buggy(first)
+    return {"second": second, "attempt": wf.get_workflow_metadata().attempt}

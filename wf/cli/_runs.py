@@ -316,6 +316,37 @@ def cancel_command(run_id: RunIdArgument, db: DbOption = None) -> None:
     )
 
 
+@runs_app.command("retry")
+def retry_command(run_id: RunIdArgument, db: DbOption = None) -> None:
+    """Run a failed run again from its log with the current code.
+
+    The way out after fixing a bug in a step or a NondeterminismError: the
+    steps whose failure ended the run run again, everything before stays as
+    recorded, and a worker (`wf worker`, `wf run`) picks the run up.
+    Exit status: 0 retried, 1 when there is no such run or it has not failed.
+    """
+
+    async def main() -> None:
+        async with wf.Engine(db, worker=False) as engine:
+            try:
+                await engine.get_run(run_id).retry()
+            except StoreError:
+                raise
+            except RunNotFoundError:
+                raise _no_run(run_id, engine.url) from None
+            except WorkflowError as exc:
+                raise CliError(str(exc), EXIT_FAILED) from None
+
+    with cli_errors("runs retry"):
+        url = resolve_url(db)
+        if database_missing(url):
+            raise _no_run(run_id, url)
+        run_async(main)
+    error_console().print(
+        f"run {run_id} will run again from its log", markup=False, highlight=False
+    )
+
+
 @runs_app.command("result")
 def result_command(
     run_id: RunIdArgument,

@@ -200,6 +200,14 @@ class Run(Generic[T]):
                 wait = min(wait, remaining)
             await self._engine.wait_finished(self.id, wait)
 
+    async def retry(self) -> None:
+        """Run a failed run again from its log with the current code (after fixing a
+        step or a NondeterminismError). Steps whose failure ended the run run again;
+        everything before stays as recorded."""
+        await self._engine.open()
+        await self._engine.store.retry_run(self.id)
+        self._engine.poke()
+
     async def cancel(self) -> None:
         """Ask the run to stop: its workflow sees ``asyncio.CancelledError`` at its next
         durable await, so ``try/finally`` compensation still runs."""
@@ -259,6 +267,9 @@ class ChildRun(Run[T]):
 
     async def cancel(self) -> None:
         raise WorkflowError("cancelling a child run from inside a workflow is not supported yet")
+
+    async def retry(self) -> None:
+        raise WorkflowError("a child run cannot be retried from inside a workflow")
 
     async def events(self) -> AsyncIterator[Event]:
         raise WorkflowError("a child run's log cannot be read from inside a workflow")

@@ -19,8 +19,8 @@ import sqlite3
 import time
 from collections.abc import Sequence
 
-from wf._errors import StoreError
-from wf.runtime._events import RUN_STARTED, Event
+from wf._errors import RunNotFoundError, StoreError, WorkflowError
+from wf.runtime._events import RUN_FAILED, RUN_STARTED, STEP_FAILED, STEP_RETRYING, Event
 from wf.runtime._store import ACTIVE, FINISHED, Commit, InboxItem, RunRecord, RunUpdate
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore", "sqlite_path"]
@@ -342,6 +342,43 @@ class SQLiteStore:
             for row in self.conn.execute("SELECT run_id FROM runs WHERE lease_owner = ?", (owner,))
         }
         return run_ids - held
+
+    async def retry_run(self, run_id: str) -> list[int]:
+        c = self.conn
+        now = time.time()
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            row = c.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise RunNotFoundError(f"no run with id {run_id!r} in {self.url}")
+            if row[0] != "failed":
+                raise WorkflowError(f"run {run_id} is {row[0]}: only a failed run can be retried")
+            tail = c.execute(
+                "SELECT seq, kind FROM events WHERE run_id = ? ORDER BY seq DESC", (run_id,)
+            ).fetchall()
+            dropped: list[int] = []
+            if tail and tail[0][1] == RUN_FAILED:
+                # The failure that ended the run, and the step failures that led to
+                # it, are dropped: those steps run again with the current code.
+                dropped.append(tail[0][0])
+                for seq, kind in tail[1:]:
+                    if kind not in (STEP_FAILED, STEP_RETRYING):
+                        break
+                    dropped.append(seq)
+            c.executemany(
+                "DELETE FROM events WHERE run_id = ? AND seq = ?", [(run_id, s) for s in dropped]
+            )
+            c.execute(
+                "UPDATE runs SET status = 'pending', error = NULL, result = NULL, wake_at = ?,"
+                " updated_at = ?, lease_owner = NULL, lease_expires = NULL,"
+                " attempt = attempt + 1 WHERE run_id = ?",
+                (now, now, run_id),
+            )
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        return dropped
 
     async def fail_run(self, run_id: str, owner: str, error: str) -> None:
         c = self.conn

@@ -140,6 +140,11 @@ class Store(Protocol):
         no live run holds the token (nothing is written then)."""
         ...
 
+    async def retry_run(self, run_id: str) -> list[int]:
+        """Make a failed run runnable again (attempt + 1), dropping the trailing
+        failure events of its log (see the README). Returns the dropped seqs."""
+        ...
+
     async def fail_run(self, run_id: str, owner: str, error: str) -> None:
         """Mark a run failed without touching its log (non-determinism, corrupt input)."""
         ...
