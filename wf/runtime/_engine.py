@@ -26,9 +26,8 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 from wf._errors import (
@@ -58,6 +57,7 @@ from wf.runtime._events import (
     TIMER_FIRED,
     Event,
 )
+from wf.runtime._live import Live, Resume, pid_alive, with_timeout
 from wf.runtime._metadata import step_metadata_var
 from wf.runtime._registry import StepSpec, resolve, resolve_step
 from wf.runtime._store import Commit, RunRecord, RunUpdate, Store, open_store
@@ -68,28 +68,6 @@ log = logging.getLogger("wf")
 
 DEFAULT_URL = "sqlite:///.wf/wf.db"
 _STATUS = {RUN_COMPLETED: "completed", RUN_FAILED: "failed", RUN_CANCELLED: "cancelled"}
-
-
-@dataclass(eq=False)
-class _Live:
-    """Engine-side bookkeeping of a run held in memory."""
-
-    ctx: RunContext
-    seq: int
-    timers: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
-    wake_at: dict[int, float] = field(default_factory=dict)
-    steps: dict[int, asyncio.Task[None]] = field(default_factory=dict)
-    retries: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
-    undelivered: int = 0
-    dropped: bool = False
-    deadline: float | None = None
-    deadline_timer: asyncio.TimerHandle | None = None
-    # Set while a claimed run is being resumed: it must not be evicted before its
-    # inbox (a cancellation, say) has been read.
-    resuming: bool = False
-    # Hook tokens sent with the current commit: the run stays in memory until that
-    # commit says whether another run already held one of them.
-    registering: int = 0
 
 
 class EngineCore:
@@ -118,7 +96,7 @@ class EngineCore:
         #: How long a run whose version this worker lacks is left before it looks again.
         self.version_retry = 5.0
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        self._runs: dict[str, _Live] = {}
+        self._runs: dict[str, Live] = {}
         self._commit = Commit()
         self._after: list[Callable[[], None]] = []
         self._dirty = asyncio.Event()
@@ -197,7 +175,7 @@ class EngineCore:
     # -- group commit -------------------------------------------------------------------
 
     def _append(
-        self, live: _Live, kind: str, cid: int | None, name: str | None, data: str | None
+        self, live: Live, kind: str, cid: int | None, name: str | None, data: str | None
     ) -> Event:
         event = Event(live.seq, kind, cid, name, data, time.time())
         live.seq += 1
@@ -206,7 +184,7 @@ class EngineCore:
         return event
 
     def _append_delivery(
-        self, live: _Live, kind: str, cid: int | None, name: str | None, data: str | None
+        self, live: Live, kind: str, cid: int | None, name: str | None, data: str | None
     ) -> Event:
         event = self._append(live, kind, cid, name, data)
         live.undelivered += 1
@@ -338,7 +316,7 @@ class EngineCore:
             attempt=record.attempt,
             version=version,
         )
-        live = _Live(ctx, seq=events[-1].seq + 1 if events else 1, resuming=True)
+        live = Live(ctx, seq=events[-1].seq + 1 if events else 1, resuming=True)
         self._runs[record.run_id] = live
         deadline = payload.get("deadline")
         if deadline is not None:
@@ -352,14 +330,14 @@ class EngineCore:
         ctx.replay(events[1:])
         self._drain(live)
 
-    def _deliver(self, live: _Live, event: Event) -> None:
+    def _deliver(self, live: Live, event: Event) -> None:
         live.undelivered -= 1
         if live.dropped:
             return
         live.ctx.deliver(event)
         self._drain(live)
 
-    def _drain(self, live: _Live) -> None:
+    def _drain(self, live: Live) -> None:
         """Write what the run just did and start the work it asked for."""
         ctx = live.ctx
         if ctx.failure is not None:
@@ -402,7 +380,7 @@ class EngineCore:
         else:
             self._maybe_evict(live)
 
-    def _start_step(self, live: _Live, effect: StartStep) -> None:
+    def _start_step(self, live: Live, effect: StartStep) -> None:
         loop = self._running_loop()
         if effect.at is not None:
             delay = effect.at - time.time()
@@ -445,19 +423,19 @@ class EngineCore:
         except BaseException as exc:
             self._step_error(live, effect, spec, exc)
             return
-        resume = self._resume_step(live, effect, spec, _Resume(coro, yielded))
+        resume = self._resume_step(live, effect, spec, Resume(coro, yielded))
         live.steps[effect.cid] = loop.create_task(resume, context=context)
 
-    def _registered(self, live: _Live) -> None:
+    def _registered(self, live: Live) -> None:
         live.registering -= 1
         if not live.dropped and live.ctx.finished is None:
             self._maybe_evict(live)
 
-    def _start_step_live(self, live: _Live, effect: StartStep) -> None:
+    def _start_step_live(self, live: Live, effect: StartStep) -> None:
         if not live.dropped:
             self._start_step(live, effect)
 
-    def _retry_due(self, live: _Live, effect: StartStep) -> None:
+    def _retry_due(self, live: Live, effect: StartStep) -> None:
         live.retries.pop(effect.cid, None)
         live.wake_at.pop(-1 - effect.cid, None)
         if not live.dropped:
@@ -465,7 +443,7 @@ class EngineCore:
 
     async def _run_step(
         self,
-        live: _Live,
+        live: Live,
         effect: StartStep,
         spec: StepSpec,
         args: list[Any],
@@ -481,11 +459,11 @@ class EngineCore:
             call = functools.partial(contextvars.copy_context().run, spec.fn, *args, **kwargs)
             awaitable = asyncio.get_running_loop().run_in_executor(self._threads, call)
         if timeout is not None:
-            awaitable = _with_timeout(awaitable, timeout)
+            awaitable = with_timeout(awaitable, timeout)
         await self._resume_step(live, effect, spec, awaitable)
 
     async def _resume_step(
-        self, live: _Live, effect: StartStep, spec: StepSpec, awaitable: Awaitable[Any]
+        self, live: Live, effect: StartStep, spec: StepSpec, awaitable: Awaitable[Any]
     ) -> None:
         try:
             result = await awaitable
@@ -503,7 +481,7 @@ class EngineCore:
             live.steps.pop(effect.cid, None)
         self._step_done(live, effect, result)
 
-    def _step_done(self, live: _Live, effect: StartStep, result: Any) -> None:
+    def _step_done(self, live: Live, effect: StartStep, result: Any) -> None:
         if live.dropped:
             return
         try:
@@ -514,7 +492,7 @@ class EngineCore:
         self._append_delivery(live, STEP_COMPLETED, effect.cid, effect.step_id, data)
 
     def _step_error(
-        self, live: _Live, effect: StartStep, spec: StepSpec | None, exc: BaseException
+        self, live: Live, effect: StartStep, spec: StepSpec | None, exc: BaseException
     ) -> None:
         if live.dropped:
             return
@@ -545,25 +523,25 @@ class EngineCore:
         )
         self._after.append(functools.partial(self._schedule_retry, live, retry))
 
-    def _schedule_retry(self, live: _Live, retry: StartStep) -> None:
+    def _schedule_retry(self, live: Live, retry: StartStep) -> None:
         if not live.dropped:
             self._start_step(live, retry)
             self._maybe_evict(live)
 
-    def _arm_timer(self, live: _Live, effect: ArmTimer) -> None:
+    def _arm_timer(self, live: Live, effect: ArmTimer) -> None:
         loop = self._running_loop()
         live.wake_at[effect.cid] = effect.fire_at
         live.timers[effect.cid] = loop.call_later(
             max(0.0, effect.fire_at - time.time()), self._timer_fired, live, effect.cid
         )
 
-    def _timer_fired(self, live: _Live, cid: int) -> None:
+    def _timer_fired(self, live: Live, cid: int) -> None:
         live.timers.pop(cid, None)
         live.wake_at.pop(cid, None)
         if not live.dropped:
             self._append_delivery(live, TIMER_FIRED, cid, "timer", None)
 
-    def _deadline_passed(self, live: _Live) -> None:
+    def _deadline_passed(self, live: Live) -> None:
         if live.dropped:
             return
         deadline = _dt.datetime.fromtimestamp(live.deadline or 0, _dt.UTC)
@@ -572,7 +550,7 @@ class EngineCore:
         )
         self._finish(live, (RUN_FAILED, _serde.dumps(_serde.encode_exception(error))))
 
-    def _finish(self, live: _Live, outcome: tuple[str, str | None] | None = None) -> None:
+    def _finish(self, live: Live, outcome: tuple[str, str | None] | None = None) -> None:
         ctx = live.ctx
         outcome = outcome or ctx.finished
         if outcome is None:
@@ -595,12 +573,12 @@ class EngineCore:
         self._runs.pop(ctx.run_id, None)
         self._forget(live)
 
-    def _fail_nondeterministic(self, live: _Live) -> None:
+    def _fail_nondeterministic(self, live: Live) -> None:
         live.ctx.take()  # nothing the failed replay issued is written
         if live.ctx.failure is not None:
             self._fail_run(live, live.ctx.failure)
 
-    def _fail_run(self, live: _Live, exc: BaseException) -> None:
+    def _fail_run(self, live: Live, exc: BaseException) -> None:
         """End a run as failed without writing to its log."""
         ctx = live.ctx
         error = _serde.dumps(_serde.encode_exception(exc))
@@ -615,7 +593,7 @@ class EngineCore:
         self._runs.pop(ctx.run_id, None)
         self._forget(live)
 
-    def _maybe_evict(self, live: _Live) -> None:
+    def _maybe_evict(self, live: Live) -> None:
         if live.steps or live.undelivered or live.dropped or live.resuming or live.registering:
             return
         ctx = live.ctx
@@ -636,7 +614,7 @@ class EngineCore:
         if next_wake is not None and self._loop is not None:
             self._loop.call_later(max(0.0, next_wake - time.time()), self.poke)
 
-    def _forget(self, live: _Live) -> None:
+    def _forget(self, live: Live) -> None:
         live.dropped = True
         if live.deadline_timer is not None:
             live.deadline_timer.cancel()
@@ -756,7 +734,7 @@ class EngineCore:
                 pid = int(parts[1])
             except ValueError:
                 continue
-            if pid != os.getpid() and not _pid_alive(pid):
+            if pid != os.getpid() and not pid_alive(pid):
                 await self.store.expire_owner(owner)
 
     # -- waiting for results ---------------------------------------------------------------
@@ -782,48 +760,3 @@ class EngineCore:
                 waiters.remove(fut)
                 if not waiters:
                     del self._waiters[run_id]
-
-
-async def _with_timeout(awaitable: Awaitable[Any], seconds: float) -> Any:
-    # asyncio.timeout rather than wait_for, which can lose a cancellation on 3.11.
-    async with asyncio.timeout(seconds):
-        return await awaitable
-
-
-class _Resume:
-    """Carries on a coroutine whose first turn already ran, from inside a task."""
-
-    __slots__ = ("coro", "yielded")
-
-    def __init__(self, coro: Coroutine[Any, Any, Any], yielded: Any) -> None:
-        self.coro = coro
-        self.yielded = yielded
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        coro, value = self.coro, self.yielded
-        while True:
-            try:
-                sent = yield value
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:
-                try:
-                    value = coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
-                    value = coro.send(sent)
-                except StopIteration as stop:
-                    return stop.value
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
