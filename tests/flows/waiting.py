@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from dataclasses import dataclass
 from typing import Any
 
 import wf
@@ -63,3 +64,21 @@ async def messages(timeout: str) -> dict[str, Any]:
     second = await wf.receive("greeting")
     missing = await wf.receive("never", timeout=timeout)
     return {"first": first, "second": second, "missing": missing}
+
+
+@dataclass
+class Decision:
+    approved: bool
+    by: str
+    note: str = ""
+
+
+async def typed_approval() -> dict[str, Any]:
+    "use workflow"
+    hook = wf.create_hook(token="typed", type=Decision)
+    decision = await hook
+    return {
+        "is_decision": isinstance(decision, Decision),
+        "by": decision.by,
+        "ok": decision.approved,
+    }

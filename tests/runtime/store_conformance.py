@@ -566,6 +566,18 @@ class StoreConformance:
         assert items[0].id < items[1].id
         assert all(abs(i.at - time.time()) < 60 for i in items)
 
+    async def test_hook_info_names_the_holder_and_the_payload_type(self, store: Store) -> None:
+        await create(store, "r1")
+        await claim_ids(store, "A", T)
+        commit = Commit(
+            hooks=[("typed", "r1", 0), ("plain", "r1", 1)],
+            hook_types={"typed": "app.models:Decision"},
+        )
+        assert await store.commit(commit, "A") == []
+        assert await store.hook_info("typed") == ("r1", "app.models:Decision")
+        assert await store.hook_info("plain") == ("r1", None)
+        assert await store.hook_info("unknown") is None
+
     async def test_a_commit_of_only_hooks_is_not_empty(self, store: Store) -> None:
         await create(store, "r1")
         await claim_ids(store, "A", T)

@@ -154,3 +154,27 @@ async def test_a_failed_commit_is_retried_with_its_hook_registration(engine: wf.
     await resume_when_held(engine, "after-retry", "made it")
     assert await run.result(timeout=10) == "made it"
     assert failures == [1]
+
+
+async def test_typed_hook_refuses_a_bad_payload_and_delivers_instances(
+    engine: wf.Engine,
+) -> None:
+    run = await engine.start(waiting.typed_approval)
+    for _ in range(500):
+        if "hook_created" in [e.kind async for e in run.events()]:
+            break
+        await asyncio.sleep(0.01)
+    bad_payloads = [
+        ({"approved": "yes", "by": "ann"}, "field 'approved' must be bool"),
+        ({"approved": True}, "missing 1 required positional argument: 'by'"),
+        ({"approved": True, "by": "ann", "mood": "good"}, "unknown field(s) mood"),
+        (["not", "an", "object"], "expected a JSON object with the fields of Decision"),
+    ]
+    for payload, reason in bad_payloads:
+        with pytest.raises(ValueError) as info:
+            await engine.resume_hook("typed", payload)
+        assert "payload for hook 'typed' does not fit Decision" in str(info.value)
+        assert reason in str(info.value)
+    assert "hook_received" not in [e.kind async for e in run.events()]  # nothing recorded
+    await engine.resume_hook("typed", {"approved": True, "by": "ann"})
+    assert await run.result(timeout=10) == {"is_decision": True, "by": "ann", "ok": True}

@@ -26,9 +26,9 @@ from wf.runtime._context import type_name
 from wf.runtime._engine import EngineCore
 from wf.runtime._events import Event
 from wf.runtime._loop import current_loop
-from wf.runtime._registry import workflow_id_of
+from wf.runtime._registry import resolve, workflow_id_of
 from wf.runtime._store import FINISHED, RunRecord
-from wf.runtime._validate import validate_input
+from wf.runtime._validate import coerce_payload, validate_input
 
 __all__ = ["ChildRun", "Engine", "Run", "get_run", "resume_hook", "send", "start"]
 
@@ -122,7 +122,16 @@ class Engine(EngineCore):
         Raises ``wf.HookNotFoundError`` when no live run holds the token."""
         data = _serde.dumps(payload, where=f"payload for hook {token!r}")
         await self.open()
-        run_id = await self.store.post_to_hook(token, data)
+        info = await self.store.hook_info(token)
+        if info is not None and info[1] is not None:
+            cls = resolve(info[1])
+            try:
+                coerce_payload(cls, payload)
+            except ValueError as exc:
+                raise ValueError(
+                    f"payload for hook {token!r} does not fit {cls.__name__}: {exc}"
+                ) from None
+        run_id = None if info is None else await self.store.post_to_hook(token, data)
         if run_id is None:
             raise HookNotFoundError(
                 f"no live run holds hook token {token!r} (never created, or released when"

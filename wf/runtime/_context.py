@@ -130,6 +130,7 @@ class RunContext:
         # Hooks by correlation id and token; payloads and messages not yet taken.
         self.hooks: dict[int, Inbox] = {}
         self.hook_cids: dict[str, int] = {}
+        self.hook_types: dict[str, str] = {}
         self.messages: dict[str, Inbox] = {}
         # Child runs by correlation id and run id: the outcome once it arrives.
         self.children: dict[int, asyncio.Future[dict[str, Any]]] = {}
@@ -155,7 +156,7 @@ class RunContext:
             self.effects.append(StartStep(cid, step_id, data, 1))
         return fut
 
-    def issue_hook(self, token: str | None) -> tuple[int, str, Inbox]:
+    def issue_hook(self, token: str | None, type_path: str | None = None) -> tuple[int, str, Inbox]:
         """Create a hook: a durable operation whose token is registered with its commit."""
         if self.closed:
             raise Closed()
@@ -167,6 +168,8 @@ class RunContext:
         if token in self.hook_cids:
             raise ValueError(f"this run already created a hook with token {token!r}")
         cid = self._claim(HOOK_CREATED, token)
+        if type_path is not None:
+            self.hook_types[token] = type_path
         inbox = Inbox(self.loop)
         self.hooks[cid] = inbox
         self.hook_cids[token] = cid

@@ -227,6 +227,7 @@ class EngineCore:
         commit.updates += self._commit.updates
         commit.consumed += self._commit.consumed
         commit.hooks += self._commit.hooks
+        commit.hook_types.update(self._commit.hook_types)
         commit.children += self._commit.children
         self._commit, self._after = commit, after + self._after
 
@@ -352,6 +353,9 @@ class EngineCore:
             self._append(live, kind, cid, name, data)
             if kind == HOOK_CREATED and cid is not None and name is not None:
                 self._commit.hooks.append((name, ctx.run_id, cid))
+                hook_type = ctx.hook_types.get(name)
+                if hook_type is not None:
+                    self._commit.hook_types[name] = hook_type
                 commit_first = True
             elif kind == CHILD_STARTED and name is not None:
                 child = _serde.loads(data or "{}")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import datetime as _dt
 from collections.abc import AsyncIterator, Generator
 from typing import Any, Generic, TypeVar
 
 from wf.runtime._context import Inbox
 from wf.runtime._duration import to_seconds
+from wf.runtime._validate import coerce_payload
 from wf.runtime._workflow import _require
 
 __all__ = ["Hook", "create_hook", "receive"]
@@ -24,33 +26,48 @@ class Hook(Generic[T]):
     the workflow is busy elsewhere (or asleep, or evicted) wait in the hook.
     """
 
-    def __init__(self, token: str, inbox: Inbox) -> None:
+    def __init__(self, token: str, inbox: Inbox, type: type | None = None) -> None:
         self.token = token
         self._inbox = inbox
+        self._type = type
 
     def __repr__(self) -> str:
         return f"<wf.Hook {self.token!r}>"
 
     def __await__(self) -> Generator[Any, None, T]:
-        return self._inbox.get().__await__()
+        return self._next().__await__()
 
     def __aiter__(self) -> AsyncIterator[T]:
         return self
 
     async def __anext__(self) -> T:
-        item: T = await self._inbox.get()
-        return item
+        return await self._next()
+
+    async def _next(self) -> T:
+        item = await self._inbox.get()
+        if self._type is not None:
+            # Checked when it was resumed; built again here so replay gives the same object.
+            item = coerce_payload(self._type, item)
+        result: T = item
+        return result
 
 
-def create_hook(token: str | None = None) -> Hook[Any]:
+def create_hook(token: str | None = None, *, type: type[T] | None = None) -> Hook[T]:
     """Create a hook in the running workflow. A given ``token`` must not be held by
     another live run (that run fails with ``wf.HookConflictError``); the default
     token is random but the same on every replay. Tokens are released when the
     run ends. Steps issued after ``create_hook`` start once the token is durable,
-    so a step may hand it out."""
+    so a step may hand it out. With ``type=`` (a dataclass, a pydantic model or
+    another class importable from its module), ``wf.resume_hook`` refuses a payload
+    that does not fit, with the reason, and the workflow receives instances."""
     loop = _require("wf.create_hook()")
-    _cid, token, inbox = loop.ctx.issue_hook(token)
-    return Hook(token, inbox)
+    type_path = None
+    if type is not None:
+        if not isinstance(type, builtins.type) or "<locals>" in type.__qualname__:
+            raise TypeError(f"create_hook(type=...) takes a module-level class, not {type!r}")
+        type_path = f"{type.__module__}:{type.__qualname__}"
+    _cid, token, inbox = loop.ctx.issue_hook(token, type_path)
+    return Hook(token, inbox, type)
 
 
 async def receive(name: str, timeout: float | str | _dt.timedelta | None = None) -> Any:

@@ -72,7 +72,8 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
             token TEXT PRIMARY KEY,
             run_id TEXT NOT NULL,
             cid INTEGER NOT NULL,
-            created_at REAL NOT NULL
+            created_at REAL NOT NULL,
+            type TEXT
         )""",
         "CREATE INDEX hooks_run ON hooks (run_id)",
     ),
@@ -252,7 +253,8 @@ class SQLiteStore:
                 if run_id in lost:
                     continue
                 c.execute(
-                    "INSERT OR IGNORE INTO hooks VALUES (?, ?, ?, ?)", (token, run_id, cid, now)
+                    "INSERT OR IGNORE INTO hooks VALUES (?, ?, ?, ?, ?)",
+                    (token, run_id, cid, now, commit.hook_types.get(token)),
                 )
                 holder = c.execute("SELECT run_id FROM hooks WHERE token = ?", (token,)).fetchone()
                 if holder[0] != run_id:
@@ -497,6 +499,12 @@ class SQLiteStore:
         except BaseException:
             c.execute("ROLLBACK")
             raise
+
+    async def hook_info(self, token: str) -> tuple[str, str | None] | None:
+        row = self.conn.execute(
+            "SELECT run_id, type FROM hooks WHERE token = ?", (token,)
+        ).fetchone()
+        return None if row is None else (str(row[0]), row[1])
 
     async def post_to_hook(self, token: str, data: str | None) -> str | None:
         c = self.conn

@@ -83,6 +83,8 @@ class Commit:
     children: list[tuple[str, str, str, str]] = field(default_factory=list)
     #: Hook tokens to register: (token, run_id, correlation id).
     hooks: list[tuple[str, str, int]] = field(default_factory=list)
+    #: The payload type (``module:qualname``) of typed hooks among ``hooks``, by token.
+    hook_types: dict[str, str] = field(default_factory=dict)
     #: Filled by the store: token -> run id, for tokens another live run already held
     #: (those registrations were not made).
     conflicts: dict[str, str] = field(default_factory=dict)
@@ -134,6 +136,10 @@ class Store(Protocol):
         ...
 
     async def inbox(self, owner: str) -> list[InboxItem]: ...
+
+    async def hook_info(self, token: str) -> tuple[str, str | None] | None:
+        """(run id, payload type path or None) of the live run holding ``token``."""
+        ...
 
     async def post_to_hook(self, token: str, data: str | None) -> str | None:
         """Queue a payload for the run holding hook ``token``; its run id, or None if

@@ -16,7 +16,7 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["validate_input"]
+__all__ = ["coerce_payload", "validate_input"]
 
 _NONE = type(None)
 
@@ -134,3 +134,47 @@ def _check(value: Any, hint: Any, path: str) -> None:
         raise _Mismatch(path, _name(hint), value)
     if dataclasses.is_dataclass(hint):
         return  # the instance was built by its class, which checked what it wanted
+
+
+def coerce_payload(cls: type, payload: Any) -> Any:
+    """``payload`` as an instance of ``cls`` (a hook's ``type=``), or ``ValueError``
+    saying what does not fit. Dataclasses are built from a JSON object and their
+    annotated fields checked; pydantic models use ``model_validate``."""
+    if isinstance(payload, cls):
+        return payload
+    validate = getattr(cls, "model_validate", None)
+    if callable(validate):
+        try:
+            return validate(payload)
+        except Exception as exc:  # pydantic's ValidationError lists every problem
+            raise ValueError(str(exc)) from None
+    if dataclasses.is_dataclass(cls):
+        if not isinstance(payload, dict):
+            raise ValueError(f"expected a JSON object with the fields of {cls.__name__}")
+        names = {f.name for f in dataclasses.fields(cls) if f.init}
+        unknown = sorted(set(payload) - names)
+        if unknown:
+            raise ValueError(
+                f"unknown field(s) {', '.join(unknown)}; {cls.__name__} has {sorted(names)}"
+            )
+        try:
+            hints = typing.get_type_hints(cls)
+        except Exception:
+            hints = {}
+        for name, value in payload.items():
+            if name in hints:
+                try:
+                    _check(value, hints[name], name)
+                except _Mismatch as bad:
+                    raise ValueError(
+                        f"field {bad.path!r} must be {bad.expected}, not {_describe(bad.value)}"
+                    ) from None
+        try:
+            return cls(**payload)
+        except TypeError as exc:
+            raise ValueError(str(exc)) from None
+    try:
+        _check(payload, cls, "payload")
+    except _Mismatch as bad:
+        raise ValueError(f"expected {bad.expected}, not {_describe(bad.value)}") from None
+    return payload
