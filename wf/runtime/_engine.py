@@ -39,6 +39,7 @@ from wf._errors import (
 )
 from wf._options import StepOptions, backoff_delay, workflow_options
 from wf.runtime import _serde
+from wf.runtime._clock import Clock, RealClock
 from wf.runtime._context import ArmTimer, CancelTimer, RunContext, StartStep
 from wf.runtime._duration import to_seconds
 from wf.runtime._events import (
@@ -83,6 +84,7 @@ class EngineCore:
         lease: float = 15.0,
         poll_interval: float = 0.25,
         evict_after: float = 2.0,
+        clock: Clock | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, not {concurrency}")
@@ -93,6 +95,7 @@ class EngineCore:
         self.lease = lease
         self.poll_interval = poll_interval
         self.evict_after = evict_after
+        self.clock: Clock = clock or RealClock()
         #: How long a run whose version this worker lacks is left before it looks again.
         self.version_retry = 5.0
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
@@ -177,7 +180,7 @@ class EngineCore:
     def _append(
         self, live: Live, kind: str, cid: int | None, name: str | None, data: str | None
     ) -> Event:
-        event = Event(live.seq, kind, cid, name, data, time.time())
+        event = Event(live.seq, kind, cid, name, data, self.clock.now())
         live.seq += 1
         self._commit.events.append(event.as_row(live.ctx.run_id))
         self._kick()
@@ -301,7 +304,7 @@ class EngineCore:
                 RunUpdate(
                     record.run_id,
                     set_wake=True,
-                    wake_at=time.time() + self.version_retry,
+                    wake_at=self.clock.now() + self.version_retry,
                     release=True,
                 )
             )
@@ -322,12 +325,10 @@ class EngineCore:
         deadline = payload.get("deadline")
         if deadline is not None:
             live.deadline = float(deadline)
-            delay = live.deadline - time.time()
-            if delay <= 0:
+            if live.deadline <= self.clock.now():
                 self._deadline_passed(live)  # no replay: nothing more may run
                 return
-            loop = self._running_loop()
-            live.deadline_timer = loop.call_later(delay, self._deadline_passed, live)
+            live.deadline_timer = self.clock.call_at(live.deadline, self._deadline_passed, live)
         ctx.replay(events[1:])
         self._drain(live)
 
@@ -386,18 +387,16 @@ class EngineCore:
 
     def _start_step(self, live: Live, effect: StartStep) -> None:
         loop = self._running_loop()
-        if effect.at is not None:
-            delay = effect.at - time.time()
-            if delay > 0:
-                live.wake_at[-1 - effect.cid] = effect.at
-                live.retries[effect.cid] = loop.call_later(
-                    delay,
-                    self._retry_due,
-                    live,
-                    StartStep(effect.cid, effect.step_id, effect.arguments, effect.attempt),
-                )
-                return
-        if live.deadline is not None and time.time() >= live.deadline:
+        if effect.at is not None and effect.at > self.clock.now():
+            live.wake_at[-1 - effect.cid] = effect.at
+            live.retries[effect.cid] = self.clock.call_at(
+                effect.at,
+                self._retry_due,
+                live,
+                StartStep(effect.cid, effect.step_id, effect.arguments, effect.attempt),
+            )
+            return
+        if live.deadline is not None and self.clock.now() >= live.deadline:
             return  # no new step starts past the deadline; the run is failing
         try:
             spec = resolve_step(effect.step_id)
@@ -406,7 +405,7 @@ class EngineCore:
             self._step_error(live, effect, None, exc)
             return
         context = contextvars.copy_context()
-        context.run(step_metadata_var.set, (effect, live.ctx.run_id, time.time()))
+        context.run(step_metadata_var.set, (effect, live.ctx.run_id, self.clock.now()))
         if not spec.is_async or spec.options.timeout is not None:
             task = loop.create_task(
                 self._run_step(live, effect, spec, args, kwargs), context=context
@@ -514,7 +513,7 @@ class EngineCore:
             delay = to_seconds(exc.retry_after)
         else:
             delay = backoff_delay(options, effect.attempt, self._random)
-        retry_at = time.time() + delay
+        retry_at = self.clock.now() + delay
         if live.deadline is not None and retry_at >= live.deadline:
             # A retry that would land after the deadline is not scheduled.
             data = _serde.dumps({"error": error, "attempt": effect.attempt})
@@ -533,10 +532,9 @@ class EngineCore:
             self._maybe_evict(live)
 
     def _arm_timer(self, live: Live, effect: ArmTimer) -> None:
-        loop = self._running_loop()
         live.wake_at[effect.cid] = effect.fire_at
-        live.timers[effect.cid] = loop.call_later(
-            max(0.0, effect.fire_at - time.time()), self._timer_fired, live, effect.cid
+        live.timers[effect.cid] = self.clock.call_at(
+            effect.fire_at, self._timer_fired, live, effect.cid
         )
 
     def _timer_fired(self, live: Live, cid: int) -> None:
@@ -606,7 +604,7 @@ class EngineCore:
         next_wake = min(live.wake_at.values(), default=None)
         if live.deadline is not None and (next_wake is None or live.deadline < next_wake):
             next_wake = live.deadline  # woken in time to fail it
-        if next_wake is not None and next_wake - time.time() <= self.evict_after:
+        if next_wake is not None and next_wake - self.clock.now() <= self.evict_after:
             return
         status = "waiting" if next_wake is None or ctx.listening() else "sleeping"
         self._commit.updates.append(
@@ -616,7 +614,7 @@ class EngineCore:
         self._runs.pop(ctx.run_id, None)
         self._forget(live)
         if next_wake is not None and self._loop is not None:
-            self._loop.call_later(max(0.0, next_wake - time.time()), self.poke)
+            self.clock.call_at(next_wake, self.poke)
 
     def _forget(self, live: Live) -> None:
         live.dropped = True
@@ -659,7 +657,7 @@ class EngineCore:
         free = self.concurrency - len(self._runs)
         if free <= 0:
             return 0
-        records = await self.store.claim(self.worker_id, free, time.time(), self.lease)
+        records = await self.store.claim(self.worker_id, free, self.clock.now(), self.lease)
         if not records:
             return 0
         for record in records:

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Coroutine, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
+from wf.runtime._clock import TimerHandle
 from wf.runtime._context import RunContext
 
 __all__ = ["Live", "Resume", "pid_alive", "with_timeout"]
@@ -19,14 +20,14 @@ class Live:
 
     ctx: RunContext
     seq: int
-    timers: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
+    timers: dict[int, TimerHandle] = field(default_factory=dict)
     wake_at: dict[int, float] = field(default_factory=dict)
     steps: dict[int, asyncio.Task[None]] = field(default_factory=dict)
-    retries: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
+    retries: dict[int, TimerHandle] = field(default_factory=dict)
     undelivered: int = 0
     dropped: bool = False
     deadline: float | None = None
-    deadline_timer: asyncio.TimerHandle | None = None
+    deadline_timer: TimerHandle | None = None
     # Set while a claimed run is being resumed: it must not be evicted before its
     # inbox (a cancellation, say) has been read.
     resuming: bool = False
