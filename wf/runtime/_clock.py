@@ -49,7 +49,11 @@ class _VirtualTimer:
 
 
 class VirtualClock:
-    """Time that only moves when :meth:`advance` says so (starting at the real now)."""
+    """Time that jumps forward when told to, and otherwise follows the real clock.
+
+    It never runs behind real time: the stores stamp requests (a posted message,
+    a new run) with the real time, and those must be due at once.
+    """
 
     def __init__(self, start: float | None = None) -> None:
         self._now = time.time() if start is None else start
@@ -57,7 +61,7 @@ class VirtualClock:
         self._order = itertools.count()
 
     def now(self) -> float:
-        return self._now
+        return max(self._now, time.time())
 
     def call_at(self, when: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
         timer = _VirtualTimer(when, callback, args)
@@ -69,9 +73,9 @@ class VirtualClock:
         while self._timers and self._timers[0][0] <= until:
             when, _, timer = heapq.heappop(self._timers)
             if not timer.cancelled:
-                self._now = max(self._now, when)
+                self._now = max(self._now, when, time.time())
                 return timer
         return None
 
     def move_to(self, moment: float) -> None:
-        self._now = max(self._now, moment)
+        self._now = max(self._now, moment, time.time())

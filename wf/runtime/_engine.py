@@ -167,6 +167,13 @@ class EngineCore:
             raise RuntimeError("the engine is not open (use `async with wf.Engine(...)`)")
         return self._loop
 
+    def busy(self) -> bool:
+        """Whether anything is under way in memory: a commit pending, a step running,
+        an event not yet delivered, a run being resumed (wf.testing waits on it)."""
+        if self._commit or self._after or self._flush_pending:
+            return True
+        return any(live.steps or live.undelivered or live.resuming for live in self._runs.values())
+
     def holds(self, run_id: str) -> bool:
         """Whether this engine is executing the run now (and will notify its waiters)."""
         return run_id in self._runs
