@@ -178,3 +178,19 @@ async def test_typed_hook_refuses_a_bad_payload_and_delivers_instances(
     assert "hook_received" not in [e.kind async for e in run.events()]  # nothing recorded
     await engine.resume_hook("typed", {"approved": True, "by": "ann"})
     assert await run.result(timeout=10) == {"is_decision": True, "by": "ann", "ok": True}
+
+
+async def test_a_message_to_an_evicted_run_is_delivered_once(db_url: str) -> None:
+    async with wf.Engine(db_url, poll_interval=0.02, evict_after=0.0) as engine:
+        run = await engine.start(waiting.messages, "1h")
+        await wait_status(run, "waiting")
+        await engine.send(run.id, "greeting", "only once")
+        for _ in range(300):
+            kinds = [e.kind async for e in run.events()]
+            if "message_received" in kinds and await run.status() == "waiting":
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)  # a duplicate would have been delivered by now
+        kinds = [e.kind async for e in run.events()]
+        assert kinds.count("message_received") == 1
+        await run.cancel()

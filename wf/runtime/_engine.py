@@ -113,6 +113,7 @@ class EngineCore:
         # Until this time no other worker can have taken over our runs (every lease
         # we hold was set or renewed after _renewed_at), so commits skip the check.
         self._leases_safe_until = 0.0
+        self._inbox_taken: set[int] = set()
         self._opened = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -695,10 +696,14 @@ class EngineCore:
 
     async def _read_inbox(self) -> None:
         items = await self.store.inbox(self.worker_id)
+        # An item taken here is deleted by the next commit; until then a second read
+        # still returns it, and it must not be delivered twice.
+        self._inbox_taken &= {item.id for item in items}
         for item in items:
             live = self._runs.get(item.run_id)
-            if live is None:
+            if live is None or item.id in self._inbox_taken:
                 continue
+            self._inbox_taken.add(item.id)
             if item.kind == "cancel" and not live.ctx.cancel_requested:
                 live.ctx.cancel_requested = True
                 self._append_delivery(live, CANCEL_REQUESTED, None, None, item.data)
@@ -710,6 +715,13 @@ class EngineCore:
                 self._append_delivery(live, CHILD_FINISHED, cid, item.name, item.data)
             elif item.kind == "message":
                 self._append_delivery(live, MESSAGE_RECEIVED, None, item.name, item.data)
+            elif item.kind != "cancel":
+                log.warning(
+                    "wf: run %s has no use for inbox item %s %r; dropped",
+                    item.run_id,
+                    item.kind,
+                    item.name,
+                )
             self._commit.consumed.append(item.id)
             self._kick()
 
