@@ -45,3 +45,18 @@ async def fire_and_forget() -> str:
     "use workflow"
     handle = await wf.start(slow_child, 0.3, run_id="background-child")
     return handle.id
+
+
+async def child_with_deadline() -> str:
+    "use workflow"
+    handle = await wf.start(slow_child, 30, deadline="100ms")
+    try:
+        return await handle.result()
+    except wf.RunFailedError as exc:
+        return exc.error_type
+
+
+async def delayed_child() -> str:
+    "use workflow"
+    handle = await wf.start(child, 4, start_at="1 day")
+    return str(await handle.result())

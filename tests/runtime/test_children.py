@@ -43,3 +43,22 @@ async def test_a_background_child_finishes_after_its_parent(engine: wf.Engine) -
     child = engine.get_run("background-child")
     assert await child.result(timeout=10) == "slow child done"
     assert children.CALLS == {"slow child done": 1}
+
+
+async def test_a_child_deadline_fails_the_child_and_the_parent_sees_it(
+    engine: wf.Engine,
+) -> None:
+    run = await engine.start(children.child_with_deadline)
+    assert await run.result(timeout=10) == "wf.DeadlineExceededError"
+
+
+async def test_a_delayed_child_starts_when_its_time_comes() -> None:
+    import wf.testing
+
+    async with wf.testing.WorkflowEnvironment() as env:
+        run = await env.start(children.delayed_child)
+        child = env.get_run(f"{run.id}.0")
+        await env.advance("23 hours")
+        assert await child.status() == "pending"
+        await env.advance("1 hour")
+        assert await run.result(timeout=10) == "8"

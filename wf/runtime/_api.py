@@ -295,20 +295,24 @@ def _start_child(
     deadline: Any,
     version: str | None,
 ) -> ChildRun[T]:
-    if start_at is not None or deadline is not None or version is not None:
-        raise WorkflowError("start_at, deadline and version are not supported for child runs yet")
+    if version is not None:
+        raise WorkflowError("a child run takes its version from its workflow's code")
     workflow_id = workflow_id_of(fn)
+    now = loop.time()  # the replayed clock: the same times on every replay
     try:
         inspect.signature(fn).bind(*args, **kwargs)
         validate_input(fn, args, kwargs)
     except TypeError as exc:
         raise TypeError(f"wrong arguments for workflow {workflow_id}: {exc}") from None
     start: dict[str, Any] = {"args": list(args), "kwargs": kwargs}
+    if deadline is not None:
+        start["deadline"] = _start_time(deadline, now, what="deadline")
+    wake_at = _start_time(start_at, now)
     child_version = workflow_options(fn).version
     if child_version is not None:
         start["version"] = child_version
     payload = _serde.dumps(start, where=f"input of workflow {workflow_id}")
-    child_id, outcome = loop.ctx.issue_child(workflow_id, payload, run_id)
+    child_id, outcome = loop.ctx.issue_child(workflow_id, payload, run_id, wake_at)
     return ChildRun(child_id, outcome)
 
 

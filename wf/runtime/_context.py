@@ -178,7 +178,7 @@ class RunContext:
         return cid, token, inbox
 
     def issue_child(
-        self, workflow_id: str, payload: str, run_id: str | None
+        self, workflow_id: str, payload: str, run_id: str | None, wake_at: float
     ) -> tuple[str, asyncio.Future[dict[str, Any]]]:
         """Start a child run: an operation; the child is created with its commit."""
         if self.closed:
@@ -190,7 +190,7 @@ class RunContext:
         self.children[cid] = outcome
         self.child_cids[run_id] = cid
         if cid not in self._recorded:
-            data = _serde.dumps({"workflow": workflow_id, "input": payload})
+            data = _serde.dumps({"workflow": workflow_id, "input": payload, "wake_at": wake_at})
             self.outbox.append((CHILD_STARTED, cid, run_id, data))
         return run_id, outcome
 

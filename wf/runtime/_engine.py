@@ -368,7 +368,9 @@ class EngineCore:
                 commit_first = True
             elif kind == CHILD_STARTED and name is not None:
                 child = _serde.loads(data or "{}")
-                self._commit.children.append((name, child["workflow"], child["input"], ctx.run_id))
+                self._commit.children.append(
+                    (name, child["workflow"], child["input"], ctx.run_id, child["wake_at"])
+                )
                 self._after.append(self.poke)
                 commit_first = True  # the child exists before any later step runs
         if commit_first:

@@ -236,13 +236,13 @@ class SQLiteStore:
             events = [e for e in commit.events if e[0] not in lost]
             # Reported only once the transaction commits (a retried commit starts clean).
             conflicts: dict[str, str] = {}
-            for child_id, workflow_id, payload, parent_id in commit.children:
+            for child_id, workflow_id, payload, parent_id, wake_at in commit.children:
                 if parent_id in lost:
                     continue
                 cur = c.execute(
                     "INSERT OR IGNORE INTO runs (run_id, workflow_id, status, input, created_at,"
                     " updated_at, wake_at, parent_id) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)",
-                    (child_id, workflow_id, payload, now, now, now, parent_id),
+                    (child_id, workflow_id, payload, now, now, wake_at, parent_id),
                 )
                 if cur.rowcount == 1:
                     c.execute(

@@ -79,8 +79,8 @@ class Commit:
     )
     updates: list[RunUpdate] = field(default_factory=list)
     consumed: list[int] = field(default_factory=list)
-    #: Child runs to create (if absent): (run id, workflow id, input, parent run id).
-    children: list[tuple[str, str, str, str]] = field(default_factory=list)
+    #: Child runs to create (if absent): (run id, workflow id, input, parent run id, wake_at).
+    children: list[tuple[str, str, str, str, float]] = field(default_factory=list)
     #: Hook tokens to register: (token, run_id, correlation id).
     hooks: list[tuple[str, str, int]] = field(default_factory=list)
     #: The payload type (``module:qualname``) of typed hooks among ``hooks``, by token.
