@@ -81,12 +81,7 @@ class Engine(EngineCore):
         **kwargs: Any,
     ) -> Run[T]:
         """Start a run of workflow ``fn`` on this engine (see :func:`wf.start`)."""
-        workflow_id = workflow_id_of(fn)
-        try:
-            inspect.signature(fn).bind(*args, **kwargs)
-            validate_input(fn, args, kwargs)
-        except TypeError as exc:
-            raise TypeError(f"wrong arguments for workflow {workflow_id}: {exc}") from None
+        workflow_id = _checked_call(fn, args, kwargs)
         now = time.time()
         start: dict[str, Any] = {"args": list(args), "kwargs": kwargs}
         if deadline is not None:
@@ -150,6 +145,17 @@ class Engine(EngineCore):
             raise WorkflowError(f"run {run_id} already ended ({record.status}); message not sent")
         await self.store.post(run_id, "message", name, data)
         self.poke()
+
+
+def _checked_call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """The workflow's id, once its arguments fit its signature and type hints."""
+    workflow_id = workflow_id_of(fn)
+    try:
+        inspect.signature(fn).bind(*args, **kwargs)
+        validate_input(fn, args, kwargs)
+    except TypeError as exc:
+        raise TypeError(f"wrong arguments for workflow {workflow_id}: {exc}") from None
+    return workflow_id
 
 
 def _start_time(start_at: Any, now: float, *, what: str = "start_at") -> float:
@@ -297,13 +303,8 @@ def _start_child(
 ) -> ChildRun[T]:
     if version is not None:
         raise WorkflowError("a child run takes its version from its workflow's code")
-    workflow_id = workflow_id_of(fn)
+    workflow_id = _checked_call(fn, args, kwargs)
     now = loop.time()  # the replayed clock: the same times on every replay
-    try:
-        inspect.signature(fn).bind(*args, **kwargs)
-        validate_input(fn, args, kwargs)
-    except TypeError as exc:
-        raise TypeError(f"wrong arguments for workflow {workflow_id}: {exc}") from None
     start: dict[str, Any] = {"args": list(args), "kwargs": kwargs}
     if deadline is not None:
         start["deadline"] = _start_time(deadline, now, what="deadline")
