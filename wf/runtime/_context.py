@@ -269,7 +269,7 @@ class RunContext:
         """Rebuild the run's state from its committed log (excluding ``run_started``)."""
         log = list(events)
         self._recorded = {e.cid: e for e in log if e.kind in OPERATIONS and e.cid is not None}
-        self._deliveries_left = sum(1 for e in log if e.kind in _DELIVERED)
+        self._deliveries_left = sum(1 for e in log if e.kind in DELIVERIES)
         self.start()
         for event in log:
             if self.failure is not None:
@@ -288,7 +288,7 @@ class RunContext:
                 info = _serde.loads(event.data or "{}")
                 if event.cid is not None:
                     self._retries[event.cid] = (int(info["attempt"]), float(info["retry_at"]))
-            elif event.kind in _DELIVERED:
+            elif event.kind in DELIVERIES:
                 self._deliveries_left -= 1
                 self.deliver(event)
         self._recorded_pending_effects()
@@ -398,9 +398,6 @@ class RunContext:
         self.loop.close()
         self.futures.clear()
         self.timers.clear()
-
-
-_DELIVERED = DELIVERIES
 
 
 class Inbox:
