@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import datetime as _dt
 import inspect
 import time
@@ -23,7 +22,7 @@ from wf._errors import (
 from wf._options import workflow_options
 from wf.runtime import _serde
 from wf.runtime._context import type_name
-from wf.runtime._engine import EngineCore
+from wf.runtime._engine import EngineCore, current_engine_var
 from wf.runtime._events import Event
 from wf.runtime._loop import current_loop
 from wf.runtime._registry import resolve, workflow_id_of
@@ -35,7 +34,6 @@ __all__ = ["ChildRun", "Engine", "Run", "get_run", "resume_hook", "send", "start
 Ts = TypeVarTuple("Ts")
 T = TypeVar("T")
 
-_current: contextvars.ContextVar[Engine | None] = contextvars.ContextVar("wf_engine", default=None)
 _defaults: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Engine] = (
     weakref.WeakKeyDictionary()
 )
@@ -55,7 +53,7 @@ class Engine(EngineCore):
 
     async def __aenter__(self) -> Engine:
         await self.open()
-        self._token = _current.set(self)
+        self._token = current_engine_var.set(self)
         return self
 
     async def __aexit__(
@@ -65,9 +63,9 @@ class Engine(EngineCore):
         tb: TracebackType | None,
     ) -> None:
         try:
-            _current.reset(self._token)
+            current_engine_var.reset(self._token)
         except ValueError:
-            _current.set(None)  # exited from another context; still stop being current
+            current_engine_var.set(None)  # exited from another context; still stop being current
         await self.close()
 
     async def start(
@@ -319,8 +317,8 @@ def _start_child(
 
 def current_engine() -> Engine:
     """The engine of the innermost ``async with wf.Engine()``, else this loop's default one."""
-    engine = _current.get()
-    if engine is not None:
+    engine = current_engine_var.get()
+    if isinstance(engine, Engine):
         return engine
     loop = asyncio.get_running_loop()
     engine = _defaults.get(loop)

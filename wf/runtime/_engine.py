@@ -63,11 +63,16 @@ from wf.runtime._metadata import step_metadata_var
 from wf.runtime._registry import StepSpec, resolve, resolve_step
 from wf.runtime._store import Commit, RunRecord, RunUpdate, Store, open_store
 
-__all__ = ["DEFAULT_URL", "EngineCore"]
+__all__ = ["DEFAULT_URL", "EngineCore", "current_engine_var"]
 
 log = logging.getLogger("wf")
 
 DEFAULT_URL = "sqlite:///.wf/wf.db"
+#: The engine of the innermost ``async with wf.Engine()``; inside a step, the engine
+#: executing it, so ``wf.start`` / ``wf.send`` from a step reach the step's database.
+current_engine_var: contextvars.ContextVar[EngineCore | None] = contextvars.ContextVar(
+    "wf_engine", default=None
+)
 _STATUS = {RUN_COMPLETED: "completed", RUN_FAILED: "failed", RUN_CANCELLED: "cancelled"}
 
 
@@ -416,6 +421,7 @@ class EngineCore:
             return
         context = contextvars.copy_context()
         context.run(step_metadata_var.set, (effect, live.ctx.run_id, self.clock.now()))
+        context.run(current_engine_var.set, self)
         if not spec.is_async or spec.options.timeout is not None:
             task = loop.create_task(
                 self._run_step(live, effect, spec, args, kwargs), context=context

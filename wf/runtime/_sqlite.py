@@ -410,9 +410,11 @@ class SQLiteStore:
                 f"UPDATE runs SET lease_owner = ?, lease_expires = ?, status = 'running',"
                 f" updated_at = ? WHERE run_id IN (SELECT run_id FROM runs"
                 f" WHERE status IN ({_ACTIVE_SQL}) AND wake_at <= ?"
-                f" AND (lease_owner IS NULL OR lease_expires < ?) ORDER BY wake_at LIMIT ?)"
-                f" RETURNING {_RUN_COLUMNS}",
-                (owner, now + lease, now, now, now, limit),
+                # Not our own expired leases: a worker whose heartbeat stalled must not
+                # renew its runs by claiming them again while another takes them over.
+                f" AND (lease_owner IS NULL OR (lease_expires < ? AND lease_owner != ?))"
+                f" ORDER BY wake_at LIMIT ?) RETURNING {_RUN_COLUMNS}",
+                (owner, now + lease, now, now, now, owner, limit),
             ).fetchall()
             c.execute("COMMIT")
         except BaseException:

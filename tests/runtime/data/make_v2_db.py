@@ -1,0 +1,56 @@
+"""Regenerate ``wf-schema-v2.db``: a wf database written by schema version 2.
+
+Not run by the tests. Like ``wf-schema-v1.db`` it is an "old database" that later
+schemas must still open (``tests/runtime/test_sqlite_files.py``); v2 is the first
+with hook tokens and child runs, so it holds a live typed hook and a child run.
+Regenerate it only with a wf whose ``SCHEMA_VERSION`` is 2::
+
+    .venv/bin/python tests/runtime/data/make_v2_db.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from wf.runtime._sqlite import SCHEMA_VERSION
+from wf.runtime._store import Commit, RunUpdate, open_store
+
+HERE = Path(__file__).resolve().parent
+TARGET = HERE / "wf-schema-v2.db"
+T = 1_700_000_000.0
+
+
+async def main() -> None:
+    assert SCHEMA_VERSION == 2, "this fixture must be written by schema version 2"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{TARGET}{suffix}").unlink(missing_ok=True)
+    store = open_store(f"sqlite:///{TARGET}")
+    await store.open()
+
+    assert await store.create_run("run-approval", "shop.orders:approve", '{"order": 1}', T, T)
+    claimed = await store.claim("worker-1", 1, T + 1, 3600.0)
+    assert [r.run_id for r in claimed] == ["run-approval"]
+    commit = Commit(
+        events=[
+            ("run-approval", 1, "hook_created", 0, "approve:1", None, T + 2),
+            ("run-approval", 2, "child_started", 1, "run-approval.1", '{"workflow": "x"}', T + 2),
+        ],
+        updates=[RunUpdate("run-approval", status="waiting", set_wake=True, release=True)],
+        hooks=[("approve:1", "run-approval", 0)],
+        hook_types={"approve:1": "shop.orders:Decision"},
+        children=[("run-approval.1", "shop.orders:notify", '{"order": 1}', "run-approval", T + 2)],
+    )
+    assert await store.commit(commit, "worker-1") == []
+    await store.close()
+
+    assert not Path(f"{TARGET}-wal").exists()
+    conn = sqlite3.connect(TARGET)
+    assert conn.execute("SELECT MAX(version) FROM wf_schema").fetchone()[0] == 2
+    conn.close()
+    print(f"wrote {TARGET} ({TARGET.stat().st_size} bytes)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
