@@ -102,7 +102,28 @@ def _check(name: str, value: Any) -> Any:
         if value is not None and (not isinstance(value, str) or not value):
             raise TypeError(f"wf.options(): version must be a non-empty str, got {value!r}")
         return value
-    # schema: anything the input validator understands (a pydantic model, a type...).
+    if name == "schema":
+        return _schema(value)
+    return value
+
+
+def _schema(value: Any) -> Any:
+    """A workflow's input schema: a module-level dataclass or pydantic model class."""
+    if value is None:
+        return None
+    is_class = isinstance(value, type)
+    if not is_class or not (
+        dataclasses.is_dataclass(value) or callable(getattr(value, "model_validate", None))
+    ):
+        shown = f"class {value.__qualname__}" if is_class else f"{type(value).__name__} {value!r}"
+        raise TypeError(
+            f"wf.options(): schema must be a dataclass or a pydantic model class, got {shown}"
+        )
+    if "<locals>" in value.__qualname__:
+        raise TypeError(
+            f"wf.options(): schema {value.__qualname__} must be defined at module level (the"
+            " run's input is stored as an instance of it, rebuilt by importing its class)"
+        )
     return value
 
 

@@ -276,6 +276,22 @@ CASES = {
         """,
         [("WF011", 2, 10), ("WF011", 5, 10)],
     ),
+    "WF011 schema on a step, schema not a class": (
+        """\
+        import wf
+        from app import Order
+        @wf.options(schema=Order)
+        async def step(order):
+            "use step"
+        @wf.options(schema="Order")
+        async def flow(order):
+            "use workflow"
+        @wf.options(schema=Order, version="v2")
+        async def fine(order):
+            "use workflow"
+        """,
+        [("WF011", 3, 13), ("WF011", 6, 20)],
+    ),
     "WF011 no effect": (
         """\
         import wf
@@ -359,6 +375,15 @@ def test_messages_and_suggestions() -> None:
     assert "step" in (io.suggestion or "")
     (options,) = diagnose('import wf\n@wf.options(retries=1)\nasync def f():\n    "use step"\n')
     assert "max_attempts" in (options.suggestion or "") and "retries" in options.message
+    (schema,) = diagnose(
+        'import wf\n@wf.options(schema="Order")\nasync def f(o):\n    "use workflow"\n'
+    )
+    assert schema.message == (
+        "schema must be a dataclass or a pydantic model class (the class itself, not a name or"
+        " a value), got 'Order'"
+    )
+    (on_step,) = diagnose('import wf\n@wf.options(schema=M)\nasync def f(o):\n    "use step"\n')
+    assert on_step.message == "option 'schema' applies to workflows, not to steps"
 
 
 def test_diagnostic_str_and_error() -> None:

@@ -68,10 +68,12 @@ def test_step_options_are_stored_normalised() -> None:
     assert fn.__wf_options__ is opts  # type: ignore[attr-defined]
 
 
-def test_workflow_options_are_stored() -> None:
-    class Schema:
-        pass
+@dataclasses.dataclass
+class Schema:
+    order_id: str
 
+
+def test_workflow_options_are_stored() -> None:
     fn = options(version="v2", schema=Schema, timeout="1h")(make_workflow())
     assert workflow_options(fn) == WorkflowOptions(version="v2", schema=Schema, timeout=3600.0)
     # A workflow has no step options.

@@ -79,6 +79,13 @@ def _value_problem(name: str, value: Any) -> str | None:
             choices = ", ".join(repr(b) for b in _BACKOFFS)
             return f"backoff must be one of {choices}, got {value!r}"
         return None
+    if name == "schema":
+        if value is not None:  # a class is never a literal: a string, a number, a bool
+            return (
+                "schema must be a dataclass or a pydantic model class (the class itself,"
+                f" not a name or a value), got {value!r}"
+            )
+        return None
     if name == "version":
         if value is not None and (not isinstance(value, str) or not value):
             return f"version must be a non-empty str, got {value!r}"
@@ -141,7 +148,7 @@ def read_options(
             problems.append(OptionProblem(arg, message, _accepted(kind)))
             continue
         value = _literal(arg.value)
-        if isinstance(value, _NotLiteral) or name == "schema":
+        if isinstance(value, _NotLiteral):
             options[name] = source_of(arg.value)
             continue
         problem = _value_problem(name, value)

@@ -79,9 +79,9 @@ class Engine(EngineCore):
         **kwargs: Any,
     ) -> Run[T]:
         """Start a run of workflow ``fn`` on this engine (see :func:`wf.start`)."""
-        workflow_id = _checked_call(fn, args, kwargs)
+        workflow_id, call_args, call_kwargs = _checked_call(fn, args, kwargs)
         now = time.time()
-        start: dict[str, Any] = {"args": list(args), "kwargs": kwargs}
+        start: dict[str, Any] = {"args": list(call_args), "kwargs": call_kwargs}
         if deadline is not None:
             start["deadline"] = _start_time(deadline, now, what="deadline")
         if version is None:
@@ -145,15 +145,45 @@ class Engine(EngineCore):
         self.poke()
 
 
-def _checked_call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-    """The workflow's id, once its arguments fit its signature and type hints."""
+def _checked_call(
+    fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+    """The workflow's id and its arguments, once they fit its signature and its schema
+    (``@wf.options(schema=...)``: the one argument becomes an instance of it) or type hints."""
     workflow_id = workflow_id_of(fn)
+    schema = workflow_options(fn).schema
     try:
-        inspect.signature(fn).bind(*args, **kwargs)
-        validate_input(fn, args, kwargs)
+        if schema is not None:
+            args, kwargs = _apply_schema(fn, schema, args, kwargs)
+        else:
+            inspect.signature(fn).bind(*args, **kwargs)
+            validate_input(fn, args, kwargs)
     except TypeError as exc:
         raise TypeError(f"wrong arguments for workflow {workflow_id}: {exc}") from None
-    return workflow_id
+    return workflow_id, args, kwargs
+
+
+def _apply_schema(
+    fn: Callable[..., Any], schema: type, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The call with its one argument validated against ``schema`` and made an instance of it."""
+    signature = inspect.signature(fn)
+    params = list(signature.parameters.values())
+    variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    if len(params) != 1 or params[0].kind in variadic:
+        shown = ", ".join(str(p) for p in params) or "none"
+        raise TypeError(
+            f"a workflow with schema={schema.__name__} takes exactly one parameter (the input"
+            f" to validate), but it takes {shown}"
+        )
+    bound = signature.bind(*args, **kwargs)
+    bound.apply_defaults()
+    name = params[0].name
+    try:
+        bound.arguments[name] = coerce_payload(schema, bound.arguments.get(name))
+    except ValueError as exc:
+        raise TypeError(f"argument {name!r} does not fit {schema.__name__}: {exc}") from None
+    return bound.args, bound.kwargs
 
 
 def _start_time(start_at: Any, now: float, *, what: str = "start_at") -> float:
@@ -301,7 +331,7 @@ def _start_child(
 ) -> ChildRun[T]:
     if version is not None:
         raise WorkflowError("a child run takes its version from its workflow's code")
-    workflow_id = _checked_call(fn, args, kwargs)
+    workflow_id, args, kwargs = _checked_call(fn, args, kwargs)
     now = loop.time()  # the replayed clock: the same times on every replay
     start: dict[str, Any] = {"args": list(args), "kwargs": kwargs}
     if deadline is not None:
