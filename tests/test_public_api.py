@@ -15,6 +15,8 @@ EXPORTED = {
     "NondeterminismError",
     "NotInWorkflowError",
     "RetryableError",
+    "Request",
+    "Response",
     "Run",
     "RunCancelledError",
     "RunFailedError",
@@ -23,11 +25,14 @@ EXPORTED = {
     "StepFailedError",
     "StepMetadata",
     "StoreError",
+    "Webhook",
     "WorkflowError",
     "WorkflowMetadata",
     "__version__",
+    "asgi_app",
     "batch",
     "create_hook",
+    "create_webhook",
     "get_run",
     "get_step_metadata",
     "get_workflow_metadata",
@@ -62,10 +67,10 @@ def test_every_error_is_a_workflow_error() -> None:
     assert issubclass(wf.SerializationError, TypeError)
 
 
-def test_importing_wf_does_not_import_libcst() -> None:
+def test_importing_wf_does_not_import_libcst_or_starlette() -> None:
     import subprocess
     import sys
 
-    code = "import sys, wf; wf.Engine; print('libcst' in sys.modules)"
+    code = "import sys, wf; wf.Engine; print('libcst' in sys.modules, 'starlette' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "False False"

@@ -6,6 +6,9 @@ with ``"use step"``; start runs with :func:`wf.start`. See the README.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
 from wf._errors import (
     CompileError,
     DeadlineExceededError,
@@ -34,6 +37,7 @@ from wf.runtime._metadata import (
     get_workflow_metadata,
 )
 from wf.runtime._serde import register_type
+from wf.runtime._webhooks import Request, Response, Webhook, create_webhook
 from wf.runtime._workflow import (
     batch,
     map,
@@ -47,6 +51,28 @@ from wf.runtime._workflow import (
 )
 
 __version__ = "0.1.0"
+
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+
+def asgi_app(
+    engine: Engine | None = None,
+    *,
+    url: str | None = None,
+    max_body: int = 1024 * 1024,
+    response_timeout: float = 30.0,
+    workflows: Iterable[Callable[..., Any]] | None = None,
+) -> Starlette:
+    """The ASGI app of webhooks and the JSON API (what ``wf serve`` serves), to mount
+    in an application of one's own. See ``wf.runtime._http``; Starlette is imported
+    only here, so ``import wf`` stays light."""
+    from wf.runtime._http import asgi_app as make
+
+    return make(
+        engine, url=url, max_body=max_body, response_timeout=response_timeout, workflows=workflows
+    )
 
 
 def install_import_hook(*, cache: bool = True) -> None:
@@ -69,6 +95,8 @@ __all__ = [
     "HookNotFoundError",
     "NondeterminismError",
     "NotInWorkflowError",
+    "Request",
+    "Response",
     "RetryableError",
     "Run",
     "RunCancelledError",
@@ -78,11 +106,14 @@ __all__ = [
     "StepFailedError",
     "StepMetadata",
     "StoreError",
+    "Webhook",
     "WorkflowError",
     "WorkflowMetadata",
     "__version__",
+    "asgi_app",
     "batch",
     "create_hook",
+    "create_webhook",
     "get_run",
     "get_step_metadata",
     "get_workflow_metadata",

@@ -19,7 +19,7 @@ import time
 import pytest
 
 from wf.runtime._events import HOOK_CREATED, RUN_STARTED, STEP_COMPLETED, STEP_SCHEDULED, Event
-from wf.runtime._store import FINISHED, Commit, RunRecord, RunUpdate, Store
+from wf.runtime._store import FINISHED, Commit, HookRecord, RunRecord, RunUpdate, Store
 
 __all__ = ["StoreConformance"]
 
@@ -566,17 +566,46 @@ class StoreConformance:
         assert items[0].id < items[1].id
         assert all(abs(i.at - time.time()) < 60 for i in items)
 
-    async def test_hook_info_names_the_holder_and_the_payload_type(self, store: Store) -> None:
+    async def test_hook_info_names_the_holder_the_payload_type_and_the_webhook_answer(
+        self, store: Store
+    ) -> None:
         await create(store, "r1")
         await claim_ids(store, "A", T)
         commit = Commit(
-            hooks=[("typed", "r1", 0), ("plain", "r1", 1)],
+            hooks=[("typed", "r1", 0), ("plain", "r1", 1), ("web", "r1", 2)],
             hook_types={"typed": "app.models:Decision"},
+            webhooks={"web": '{"mode": "manual"}'},
         )
         assert await store.commit(commit, "A") == []
-        assert await store.hook_info("typed") == ("r1", "app.models:Decision")
-        assert await store.hook_info("plain") == ("r1", None)
+        assert await store.hook_info("typed") == HookRecord("r1", "app.models:Decision")
+        assert await store.hook_info("plain") == HookRecord("r1")
+        assert await store.hook_info("web") == HookRecord("r1", None, '{"mode": "manual"}')
         assert await store.hook_info("unknown") is None
+
+    # -- webhook responses ---------------------------------------------------------------------
+
+    async def test_a_webhook_response_is_taken_once_and_the_first_one_wins(
+        self, store: Store, second_store: Store
+    ) -> None:
+        assert await store.take_webhook_response("req-1") is None
+        assert await store.set_webhook_response("req-1", 201, '[["x-a", "1"]]', b"\x00body")
+        assert not await second_store.set_webhook_response("req-1", 500, "[]", b"late")
+        # Another process (the HTTP server) reads it, and only once.
+        assert await second_store.take_webhook_response("req-1") == (
+            201,
+            '[["x-a", "1"]]',
+            b"\x00body",
+        )
+        assert await store.take_webhook_response("req-1") is None
+
+    async def test_an_answer_after_the_caller_gave_up_is_not_kept(self, store: Store) -> None:
+        await store.discard_webhook_response("req-2")
+        assert not await store.set_webhook_response("req-2", 200, "[]", b"too late")
+        assert await store.take_webhook_response("req-2") is None
+        # An answer that came before the caller gave up is dropped with it.
+        assert await store.set_webhook_response("req-3", 200, "[]", b"unread")
+        await store.discard_webhook_response("req-3")
+        assert await store.take_webhook_response("req-3") is None
 
     async def test_a_commit_of_only_hooks_is_not_empty(self, store: Store) -> None:
         await create(store, "r1")

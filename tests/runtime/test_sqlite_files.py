@@ -10,6 +10,7 @@ import hashlib
 import random
 import shutil
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pytest
 import wf
 from wf.runtime._events import Event
 from wf.runtime._sqlite import SCHEMA_VERSION, SQLiteStore
-from wf.runtime._store import Commit, RunUpdate, open_store
+from wf.runtime._store import Commit, HookRecord, RunUpdate, open_store
 
 DATA = Path(__file__).parent / "data"
 T = 1_000_000.0
@@ -319,5 +320,40 @@ async def test_opens_a_schema_version_1_database(tmp_path: Path) -> None:
         )
         assert await store.commit(done, "worker-2") == []
         assert [e.seq for e in await store.load_events("run-running")] == [0, 1, 2, 3]
+    finally:
+        await store.close()
+
+
+async def test_opens_a_schema_version_2_database(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    shutil.copyfile(DATA / "wf-schema-v2.db", path)
+    store = await open_sqlite(path)
+    try:
+        versions = store.conn.execute("SELECT version FROM wf_schema ORDER BY version")
+        assert [v for (v,) in versions] == list(range(1, SCHEMA_VERSION + 1))
+        # v3 made hooks able to be webhooks; the old hook stays a typed plain hook.
+        assert await store.hook_info("approve:1") == HookRecord(
+            "run-approval", "shop.orders:Decision", None
+        )
+        assert await store.post_to_hook("approve:1", '{"ok": true}') == "run-approval"
+        runs = {r.run_id: r.status for r in await store.list_runs()}
+        assert runs == {"run-approval": "waiting", "run-approval.1": "pending"}
+        kinds = [e.kind for e in await store.load_events("run-approval")]
+        assert kinds == ["run_started", "hook_created", "child_started"]
+        # The payload made the parent due now; the child still reports to it when it ends.
+        claimed = await store.claim("w", 5, time.time() + 1, 30.0)
+        assert sorted(r.run_id for r in claimed) == ["run-approval", "run-approval.1"]
+        done = Commit(
+            events=[("run-approval.1", 1, "run_completed", None, None, '"sent"', V1 + 11)],
+            updates=[
+                RunUpdate("run-approval.1", status="completed", result='"sent"', release=True)
+            ],
+        )
+        assert await store.commit(done, "w") == []
+        inbox = [(i.kind, i.name) for i in await store.inbox("w")]
+        assert inbox == [("hook", "approve:1"), ("child", "run-approval.1")]
+        # And the new table works in the migrated file.
+        assert await store.set_webhook_response("req", 200, "[]", b"ok")
+        assert await store.take_webhook_response("req") == (200, "[]", b"ok")
     finally:
         await store.close()

@@ -13,6 +13,7 @@ def _register() -> None:
         _build,  # noqa: F401
         _run,  # noqa: F401
         _runs,  # noqa: F401
+        _serve,  # noqa: F401
         _signals,  # noqa: F401
         _worker,  # noqa: F401
     )

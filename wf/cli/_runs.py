@@ -4,7 +4,6 @@ print (or wait for) a run's result."""
 from __future__ import annotations
 
 import asyncio
-import datetime as _dt
 import enum
 import json
 import os
@@ -38,6 +37,7 @@ from wf.cli._run import print_outcome
 from wf.cli._view import data_value, error_text, format_duration, short, summarize
 from wf.runtime._events import Event
 from wf.runtime._store import FINISHED, RunRecord
+from wf.runtime._views import events_json, run_json
 
 __all__ = ["EXIT_NOT_FINISHED", "Status", "run_json", "runs_app"]
 
@@ -71,30 +71,6 @@ _STATUS_STYLES = {
     "failed": "bold red",
     "cancelled": "yellow",
 }
-
-
-def _iso(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    return _dt.datetime.fromtimestamp(timestamp).astimezone().isoformat()
-
-
-def run_json(record: RunRecord, *, full: bool = False) -> dict[str, Any]:
-    """A run as JSON for ``--json``; ``full`` adds input, result and error."""
-    data: dict[str, Any] = {
-        "run_id": record.run_id,
-        "workflow_id": record.workflow_id,
-        "status": record.status,
-        "created_at": _iso(record.created_at),
-        "updated_at": _iso(record.updated_at),
-        "wake_at": _iso(record.wake_at),
-        "attempt": record.attempt,
-    }
-    if full:
-        data["input"] = data_value(record.input)
-        data["result"] = data_value(record.result)
-        data["error"] = data_value(record.error)
-    return data
 
 
 def _print_json(value: Any) -> None:
@@ -198,7 +174,7 @@ def show_command(
             )
         record, events = run_async(main)
     if as_json:
-        _print_json({"run": run_json(record, full=True), "events": _events_json(events)})
+        _print_json({"run": run_json(record, full=True), "events": events_json(events)})
         return
     console = _stdout_console()
     console.print(_header(record, events))
@@ -207,22 +183,6 @@ def show_command(
         if isinstance(error, dict) and error.get("traceback"):
             console.print(escape(str(error["traceback"]).rstrip()), style="dim", soft_wrap=True)
     console.print(_timeline(events))
-
-
-def _events_json(events: list[Event]) -> list[dict[str, Any]]:
-    start = events[0].at if events else 0.0
-    return [
-        {
-            "seq": event.seq,
-            "at": _iso(event.at),
-            "offset_ms": round((event.at - start) * 1000, 3),
-            "kind": event.kind,
-            "cid": event.cid,
-            "name": event.name,
-            "data": data_value(event.data),
-        }
-        for event in events
-    ]
 
 
 def _header(record: RunRecord, events: list[Event]) -> Table:

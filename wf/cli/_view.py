@@ -33,6 +33,7 @@ from wf.runtime._events import (
     TIMER_SCHEDULED,
     Event,
 )
+from wf.runtime._views import data_value, plain
 
 __all__ = [
     "RunView",
@@ -43,43 +44,6 @@ __all__ = [
     "short",
     "summarize",
 ]
-
-_TAG = "__wf__"
-
-
-def plain(value: Any) -> Any:
-    """A tagged serde value as plain JSON for display.
-
-    Deliberately not ``serde.loads``: that imports the classes the log names
-    (running user modules just to print a run) and fails when they moved.
-    """
-    if isinstance(value, list):
-        return [plain(item) for item in value]
-    if not isinstance(value, dict):
-        return value
-    tag = value.get(_TAG)
-    if not isinstance(tag, str):
-        return {key: plain(item) for key, item in value.items()}
-    inner = value.get("v")
-    if tag == "dict" and isinstance(inner, list):
-        pairs = [pair for pair in inner if isinstance(pair, list) and len(pair) == 2]
-        return {_key(pair[0]): plain(pair[1]) for pair in pairs}
-    return plain(inner)
-
-
-def _key(key: Any) -> str:
-    key = plain(key)
-    return key if isinstance(key, str) else json.dumps(key, default=str)
-
-
-def data_value(data: str | None) -> Any:
-    """An event's ``data`` as plain JSON (the raw text if it is not JSON at all)."""
-    if data is None:
-        return None
-    try:
-        return plain(json.loads(data))
-    except ValueError:
-        return data
 
 
 def short(value: Any, limit: int = 60) -> str:

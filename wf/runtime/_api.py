@@ -116,8 +116,13 @@ class Engine(EngineCore):
         data = _serde.dumps(payload, where=f"payload for hook {token!r}")
         await self.open()
         info = await self.store.hook_info(token)
-        if info is not None and info[1] is not None:
-            cls = resolve(info[1])
+        if info is not None and info.webhook is not None:
+            raise ValueError(
+                f"hook token {token!r} belongs to a webhook: its requests arrive over HTTP at"
+                " its URL (webhook.url), not through resume_hook"
+            )
+        if info is not None and info.type is not None:
+            cls = resolve(info.type)
             try:
                 coerce_payload(cls, payload)
             except ValueError as exc:

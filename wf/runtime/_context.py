@@ -100,12 +100,14 @@ class RunContext:
         started_at: float,
         attempt: int = 1,
         version: str | None = None,
+        base_url: str = "",
     ) -> None:
         self.run_id = run_id
         self.workflow_id = workflow_id
         self.started_at = started_at
         self.attempt = attempt
         self.version = version
+        self.base_url = base_url
         self.clock = started_at
         self.random = random.Random(run_id)
         # The loop implements what workflow code can reach; the I/O half of
@@ -131,6 +133,7 @@ class RunContext:
         self.hooks: dict[int, Inbox] = {}
         self.hook_cids: dict[str, int] = {}
         self.hook_types: dict[str, str] = {}
+        self.webhooks: dict[str, str] = {}
         self.messages: dict[str, Inbox] = {}
         # Child runs by correlation id and run id: the outcome once it arrives.
         self.children: dict[int, asyncio.Future[dict[str, Any]]] = {}
@@ -156,8 +159,11 @@ class RunContext:
             self.effects.append(StartStep(cid, step_id, data, 1))
         return fut
 
-    def issue_hook(self, token: str | None, type_path: str | None = None) -> tuple[int, str, Inbox]:
-        """Create a hook: a durable operation whose token is registered with its commit."""
+    def issue_hook(
+        self, token: str | None, type_path: str | None = None, webhook: str | None = None
+    ) -> tuple[int, str, Inbox]:
+        """Create a hook: a durable operation whose token is registered with its commit.
+        ``webhook`` (JSON: how its HTTP caller is answered) makes it reachable over HTTP."""
         if self.closed:
             raise Closed()
         if token is None:
@@ -170,6 +176,8 @@ class RunContext:
         cid = self._claim(HOOK_CREATED, token)
         if type_path is not None:
             self.hook_types[token] = type_path
+        if webhook is not None:
+            self.webhooks[token] = webhook
         inbox = Inbox(self.loop)
         self.hooks[cid] = inbox
         self.hook_cids[token] = cid

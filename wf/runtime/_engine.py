@@ -63,11 +63,12 @@ from wf.runtime._metadata import step_metadata_var
 from wf.runtime._registry import StepSpec, resolve, resolve_step
 from wf.runtime._store import Commit, RunRecord, RunUpdate, Store, open_store
 
-__all__ = ["DEFAULT_URL", "EngineCore", "current_engine_var"]
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_URL", "EngineCore", "current_engine_var"]
 
 log = logging.getLogger("wf")
 
 DEFAULT_URL = "sqlite:///.wf/wf.db"
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 #: The engine of the innermost ``async with wf.Engine()``; inside a step, the engine
 #: executing it, so ``wf.start`` / ``wf.send`` from a step reach the step's database.
 current_engine_var: contextvars.ContextVar[EngineCore | None] = contextvars.ContextVar(
@@ -89,6 +90,7 @@ class EngineCore:
         lease: float = 15.0,
         poll_interval: float = 0.25,
         evict_after: float = 2.0,
+        base_url: str | None = None,
         clock: Clock | None = None,
     ) -> None:
         if concurrency < 1:
@@ -100,6 +102,10 @@ class EngineCore:
         self.lease = lease
         self.poll_interval = poll_interval
         self.evict_after = evict_after
+        #: Where this deployment's HTTP app is reached; webhook URLs start with it.
+        self.base_url = (
+            base_url or os.environ.get("WF_BASE_URL") or DEFAULT_BASE_URL
+        ).rstrip("/")
         self.clock: Clock = clock or RealClock()
         #: How long a run whose version this worker lacks is left before it looks again.
         self.version_retry = 5.0
@@ -244,6 +250,7 @@ class EngineCore:
         commit.consumed += self._commit.consumed
         commit.hooks += self._commit.hooks
         commit.hook_types.update(self._commit.hook_types)
+        commit.webhooks.update(self._commit.webhooks)
         commit.children += self._commit.children
         self._commit, self._after = commit, after + self._after
 
@@ -332,6 +339,7 @@ class EngineCore:
             started_at=events[0].at if events else record.created_at,
             attempt=record.attempt,
             version=version,
+            base_url=self.base_url,
         )
         live = Live(ctx, seq=events[-1].seq + 1 if events else 1, resuming=True)
         self._runs[record.run_id] = live
@@ -370,6 +378,9 @@ class EngineCore:
                 hook_type = ctx.hook_types.get(name)
                 if hook_type is not None:
                     self._commit.hook_types[name] = hook_type
+                webhook = ctx.webhooks.get(name)
+                if webhook is not None:
+                    self._commit.webhooks[name] = webhook
                 commit_first = True
             elif kind == CHILD_STARTED and name is not None:
                 child = _serde.loads(data or "{}")

@@ -21,11 +21,19 @@ from collections.abc import Sequence
 
 from wf._errors import RunNotFoundError, StoreError, WorkflowError
 from wf.runtime._events import RUN_FAILED, RUN_STARTED, STEP_FAILED, STEP_RETRYING, Event
-from wf.runtime._store import ACTIVE, FINISHED, Commit, InboxItem, RunRecord, RunUpdate
+from wf.runtime._store import (
+    ACTIVE,
+    FINISHED,
+    Commit,
+    HookRecord,
+    InboxItem,
+    RunRecord,
+    RunUpdate,
+)
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore", "sqlite_path"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
@@ -76,6 +84,19 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
             type TEXT
         )""",
         "CREATE INDEX hooks_run ON hooks (run_id)",
+    ),
+    # v3: webhooks (a hook reachable over HTTP, with how its caller is answered) and the
+    # responses steps give to webhook requests that wait for one.
+    3: (
+        "ALTER TABLE hooks ADD COLUMN webhook TEXT",
+        """CREATE TABLE webhook_responses (
+            request_id TEXT PRIMARY KEY,
+            status INTEGER,
+            headers TEXT,
+            body BLOB,
+            at REAL NOT NULL
+        )""",
+        "CREATE INDEX webhook_responses_at ON webhook_responses (at)",
     ),
 }
 
@@ -253,8 +274,16 @@ class SQLiteStore:
                 if run_id in lost:
                     continue
                 c.execute(
-                    "INSERT OR IGNORE INTO hooks VALUES (?, ?, ?, ?, ?)",
-                    (token, run_id, cid, now, commit.hook_types.get(token)),
+                    "INSERT OR IGNORE INTO hooks (token, run_id, cid, created_at, type, webhook)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        token,
+                        run_id,
+                        cid,
+                        now,
+                        commit.hook_types.get(token),
+                        commit.webhooks.get(token),
+                    ),
                 )
                 holder = c.execute("SELECT run_id FROM hooks WHERE token = ?", (token,)).fetchone()
                 if holder[0] != run_id:
@@ -502,11 +531,49 @@ class SQLiteStore:
             c.execute("ROLLBACK")
             raise
 
-    async def hook_info(self, token: str) -> tuple[str, str | None] | None:
+    async def hook_info(self, token: str) -> HookRecord | None:
         row = self.conn.execute(
-            "SELECT run_id, type FROM hooks WHERE token = ?", (token,)
+            "SELECT run_id, type, webhook FROM hooks WHERE token = ?", (token,)
         ).fetchone()
-        return None if row is None else (str(row[0]), row[1])
+        return None if row is None else HookRecord(str(row[0]), row[1], row[2])
+
+    # -- webhook responses ------------------------------------------------------------
+
+    async def set_webhook_response(
+        self, request_id: str, status: int, headers: str, body: bytes
+    ) -> bool:
+        c = self.conn
+        now = time.time()
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            cur = c.execute(
+                "INSERT OR IGNORE INTO webhook_responses VALUES (?, ?, ?, ?, ?)",
+                (request_id, status, headers, body, now),
+            )
+            # Answers nobody came back for (the caller timed out, its server died):
+            # kept a day, then dropped with the next answer.
+            c.execute("DELETE FROM webhook_responses WHERE at < ?", (now - 86400.0,))
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        return cur.rowcount == 1
+
+    async def take_webhook_response(self, request_id: str) -> tuple[int, str, bytes] | None:
+        row = self.conn.execute(
+            "DELETE FROM webhook_responses WHERE request_id = ? AND status IS NOT NULL"
+            " RETURNING status, headers, body",
+            (request_id,),
+        ).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]), bytes(row[2]))
+
+    async def discard_webhook_response(self, request_id: str) -> None:
+        # A row without a status marks the request as abandoned, so that a late
+        # answer finds its place taken (INSERT OR IGNORE) and is not kept.
+        self.conn.execute(
+            "INSERT OR REPLACE INTO webhook_responses VALUES (?, NULL, NULL, NULL, ?)",
+            (request_id, time.time()),
+        )
 
     async def post_to_hook(self, token: str, data: str | None) -> str | None:
         c = self.conn

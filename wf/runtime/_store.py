@@ -20,6 +20,7 @@ __all__ = [
     "ACTIVE",
     "FINISHED",
     "Commit",
+    "HookRecord",
     "InboxItem",
     "RunRecord",
     "RunUpdate",
@@ -70,6 +71,18 @@ class InboxItem:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class HookRecord:
+    """A hook token held by a live run."""
+
+    run_id: str
+    #: The payload type (``module:qualname``) of a typed hook, else None.
+    type: str | None = None
+    #: For a webhook, how its HTTP caller is answered (JSON, see ``wf.runtime._webhooks``);
+    #: None for a plain hook, which cannot be reached over HTTP.
+    webhook: str | None = None
+
+
 @dataclass(slots=True)
 class Commit:
     """Everything one tick writes: appended events, run changes, consumed inbox items."""
@@ -85,6 +98,8 @@ class Commit:
     hooks: list[tuple[str, str, int]] = field(default_factory=list)
     #: The payload type (``module:qualname``) of typed hooks among ``hooks``, by token.
     hook_types: dict[str, str] = field(default_factory=dict)
+    #: The HTTP answer (JSON) of the webhooks among ``hooks``, by token.
+    webhooks: dict[str, str] = field(default_factory=dict)
     #: Filled by the store: token -> run id, for tokens another live run already held
     #: (those registrations were not made).
     conflicts: dict[str, str] = field(default_factory=dict)
@@ -137,13 +152,29 @@ class Store(Protocol):
 
     async def inbox(self, owner: str) -> list[InboxItem]: ...
 
-    async def hook_info(self, token: str) -> tuple[str, str | None] | None:
-        """(run id, payload type path or None) of the live run holding ``token``."""
+    async def hook_info(self, token: str) -> HookRecord | None:
+        """The live run holding ``token``, with the hook's payload type and webhook answer."""
         ...
 
     async def post_to_hook(self, token: str, data: str | None) -> str | None:
         """Queue a payload for the run holding hook ``token``; its run id, or None if
         no live run holds the token (nothing is written then)."""
+        ...
+
+    async def set_webhook_response(
+        self, request_id: str, status: int, headers: str, body: bytes
+    ) -> bool:
+        """Record the HTTP response a step chose for a webhook request (headers as a JSON
+        list of pairs). The first response wins: False if one was already recorded."""
+        ...
+
+    async def take_webhook_response(self, request_id: str) -> tuple[int, str, bytes] | None:
+        """The recorded response of a webhook request, removed as it is read; None if
+        no step has answered yet."""
+        ...
+
+    async def discard_webhook_response(self, request_id: str) -> None:
+        """Forget a request whose caller stopped waiting: a late answer is not kept."""
         ...
 
     async def retry_run(self, run_id: str) -> list[int]:

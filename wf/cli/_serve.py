@@ -1,0 +1,148 @@
+"""``wf serve``: a worker and the HTTP app (webhooks, JSON API) in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import os
+import socket
+import sys
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import typer
+
+import wf
+from wf.cli._app import app
+from wf.cli._common import CliError, DbOption, Interrupted, cli_errors, error_console, run_async
+
+__all__ = ["serve_command"]
+
+
+@app.command("serve")
+def serve_command(
+    modules: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Modules to import at start, e.g. myapp.orders: their workflows can then be"
+            " started through POST /api/runs.",
+            show_default=False,
+        ),
+    ] = None,
+    db: DbOption = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free one).")
+    ] = 8000,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, help="Most runs the worker holds in memory.")
+    ] = 1000,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url",
+            envvar="WF_BASE_URL",
+            help="Public URL this server is reached at, used in webhook URLs."
+            " Default: http://HOST:PORT.",
+            show_default=False,
+        ),
+    ] = None,
+    max_body: Annotated[
+        int, typer.Option("--max-body", min=0, help="Largest request body in bytes (413 above).")
+    ] = 1024 * 1024,
+    response_timeout: Annotated[
+        float,
+        typer.Option(
+            "--response-timeout",
+            min=0.001,
+            help="Seconds a manual webhook's caller waits for a step's answer (504 after).",
+        ),
+    ] = 30.0,
+) -> None:
+    """Run a worker plus the HTTP app: webhooks at /webhooks/TOKEN and a JSON API at /api.
+
+    Stops cleanly on SIGINT or SIGTERM (exit 0); runs resume on the next worker.
+    The API has no authentication: keep it on a private address or behind a proxy.
+    """
+    console = error_console()
+    cwd = os.getcwd()
+    if not sys.path or sys.path[0] != cwd:
+        sys.path.insert(0, cwd)
+    wf.install_import_hook()
+
+    with cli_errors("serve"):
+        for name in modules or ():
+            try:
+                importlib.import_module(name)
+            except ImportError as exc:
+                raise CliError(f"cannot import module {name!r}: {exc}") from None
+        sock = _listen(host, port)
+        bound = sock.getsockname()[1]
+        url = (base_url or f"http://{_url_host(host)}:{bound}").rstrip("/")
+
+        async def main() -> None:
+            import uvicorn
+
+            async with wf.Engine(db, concurrency=concurrency, base_url=url) as engine:
+                http = wf.asgi_app(engine, max_body=max_body, response_timeout=response_timeout)
+                config = uvicorn.Config(http, log_level="warning", lifespan="off")
+                server = _uvicorn_server(config)
+                serving = asyncio.create_task(server.serve(sockets=[sock]))
+                while not server.started and not serving.done():
+                    await asyncio.sleep(0.01)
+                if serving.done():
+                    serving.result()
+                    raise CliError(f"the HTTP server on {host}:{bound} stopped at once")
+                console.print(
+                    f"wf serve: listening on {url} (worker {engine.worker_id}, db={engine.url});"
+                    " webhooks at /webhooks/TOKEN, API at /api/runs (Ctrl-C to stop)",
+                    markup=False,
+                    highlight=False,
+                )
+                try:
+                    await asyncio.shield(serving)
+                finally:
+                    server.should_exit = True
+                    with contextlib.suppress(Exception):
+                        await serving
+
+        try:
+            run_async(main)
+        except Interrupted as exc:
+            console.print(f"wf serve stopped ({exc})", markup=False, highlight=False)
+        finally:
+            sock.close()
+
+
+def _uvicorn_server(config: Any) -> Any:
+    """uvicorn's server, minus its own signal handling: ``run_async`` owns the signals
+    and shuts the engine down cleanly. Imported here so other commands skip uvicorn."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return Server(config)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host

@@ -1,0 +1,93 @@
+"""Runs and events as plain JSON, for ``wf runs ... --json`` and the HTTP API.
+
+Values in the log are tagged serde JSON; they are shown without decoding them
+into Python objects, which would import the user's modules just to print a run.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from typing import Any
+
+from wf.runtime._events import Event
+from wf.runtime._store import RunRecord
+
+__all__ = ["data_value", "events_json", "iso", "plain", "run_json"]
+
+_TAG = "__wf__"
+
+
+def plain(value: Any) -> Any:
+    """A tagged serde value as plain JSON for display.
+
+    Deliberately not ``serde.loads``: that imports the classes the log names
+    (running user modules just to print a run) and fails when they moved.
+    """
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    tag = value.get(_TAG)
+    if not isinstance(tag, str):
+        return {key: plain(item) for key, item in value.items()}
+    inner = value.get("v")
+    if tag == "dict" and isinstance(inner, list):
+        pairs = [pair for pair in inner if isinstance(pair, list) and len(pair) == 2]
+        return {_key(pair[0]): plain(pair[1]) for pair in pairs}
+    return plain(inner)
+
+
+def _key(key: Any) -> str:
+    key = plain(key)
+    return key if isinstance(key, str) else json.dumps(key, default=str)
+
+
+def data_value(data: str | None) -> Any:
+    """An event's ``data`` as plain JSON (the raw text if it is not JSON at all)."""
+    if data is None:
+        return None
+    try:
+        return plain(json.loads(data))
+    except ValueError:
+        return data
+
+
+def iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return _dt.datetime.fromtimestamp(timestamp).astimezone().isoformat()
+
+
+def run_json(record: RunRecord, *, full: bool = False) -> dict[str, Any]:
+    """A run as JSON for ``--json``; ``full`` adds input, result and error."""
+    data: dict[str, Any] = {
+        "run_id": record.run_id,
+        "workflow_id": record.workflow_id,
+        "status": record.status,
+        "created_at": iso(record.created_at),
+        "updated_at": iso(record.updated_at),
+        "wake_at": iso(record.wake_at),
+        "attempt": record.attempt,
+    }
+    if full:
+        data["input"] = data_value(record.input)
+        data["result"] = data_value(record.result)
+        data["error"] = data_value(record.error)
+    return data
+
+
+def events_json(events: list[Event]) -> list[dict[str, Any]]:
+    start = events[0].at if events else 0.0
+    return [
+        {
+            "seq": event.seq,
+            "at": iso(event.at),
+            "offset_ms": round((event.at - start) * 1000, 3),
+            "kind": event.kind,
+            "cid": event.cid,
+            "name": event.name,
+            "data": data_value(event.data),
+        }
+        for event in events
+    ]
