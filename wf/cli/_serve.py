@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import os
-import socket
 import sys
-from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -70,42 +67,33 @@ def serve_command(
     if not sys.path or sys.path[0] != cwd:
         sys.path.insert(0, cwd)
     wf.install_import_hook()
+    from wf.runtime._http import listen, serving  # Starlette and uvicorn: only for this command
 
     with cli_errors("serve"):
         for name in modules or ():
             try:
                 importlib.import_module(name)
-            except ImportError as exc:
+            except Exception as exc:  # a missing module, a compile error, a failing import
                 raise CliError(f"cannot import module {name!r}: {exc}") from None
-        sock = _listen(host, port)
+        try:
+            sock = listen(host, port)
+        except OSError as exc:
+            raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         bound = sock.getsockname()[1]
         url = (base_url or f"http://{_url_host(host)}:{bound}").rstrip("/")
 
         async def main() -> None:
-            import uvicorn
-
             async with wf.Engine(db, concurrency=concurrency, base_url=url) as engine:
                 http = wf.asgi_app(engine, max_body=max_body, response_timeout=response_timeout)
-                config = uvicorn.Config(http, log_level="warning", lifespan="off")
-                server = _uvicorn_server(config)
-                serving = asyncio.create_task(server.serve(sockets=[sock]))
-                while not server.started and not serving.done():
-                    await asyncio.sleep(0.01)
-                if serving.done():
-                    serving.result()
-                    raise CliError(f"the HTTP server on {host}:{bound} stopped at once")
-                console.print(
-                    f"wf serve: listening on {url} (worker {engine.worker_id}, db={engine.url});"
-                    " webhooks at /webhooks/TOKEN, API at /api/runs (Ctrl-C to stop)",
-                    markup=False,
-                    highlight=False,
-                )
-                try:
-                    await asyncio.shield(serving)
-                finally:
-                    server.should_exit = True
-                    with contextlib.suppress(Exception):
-                        await serving
+                async with serving(http, sock) as server:
+                    console.print(
+                        f"wf serve: listening on {url} (worker {engine.worker_id},"
+                        f" db={engine.url}); webhooks at /webhooks/TOKEN, API at /api/runs"
+                        " (Ctrl-C to stop)",
+                        markup=False,
+                        highlight=False,
+                    )
+                    await asyncio.shield(server)
 
         try:
             run_async(main)
@@ -113,33 +101,6 @@ def serve_command(
             console.print(f"wf serve stopped ({exc})", markup=False, highlight=False)
         finally:
             sock.close()
-
-
-def _uvicorn_server(config: Any) -> Any:
-    """uvicorn's server, minus its own signal handling: ``run_async`` owns the signals
-    and shuts the engine down cleanly. Imported here so other commands skip uvicorn."""
-    import uvicorn
-
-    class Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            yield
-
-    return Server(config)
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
 
 
 def _url_host(host: str) -> str:

@@ -23,10 +23,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
 from starlette.applications import Starlette
@@ -43,7 +44,7 @@ from wf.runtime._store import FINISHED
 from wf.runtime._views import events_json, run_json
 from wf.runtime._webhooks import Request, answer_of, response_waiters
 
-__all__ = ["DEFAULT_MAX_BODY", "DEFAULT_RESPONSE_TIMEOUT", "asgi_app"]
+__all__ = ["DEFAULT_MAX_BODY", "DEFAULT_RESPONSE_TIMEOUT", "asgi_app", "listen", "serving"]
 
 DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_RESPONSE_TIMEOUT = 30.0
@@ -222,7 +223,7 @@ def asgi_app(
                 )
             if waiter is None:
                 return JSONResponse({"run_id": run_id, "request_id": incoming.id}, status_code=202)
-            return await _await_answer(eng, incoming.id, waiter, server.response_timeout)
+            return await _await_answer(eng, incoming, waiter, server.response_timeout)
         finally:
             response_waiters.pop(incoming.id, None)
 
@@ -351,24 +352,27 @@ def asgi_app(
 
 
 async def _await_answer(
-    engine: Engine, request_id: str, waiter: asyncio.Future[None], timeout: float
+    engine: Engine, request: Request, waiter: asyncio.Future[None], timeout: float
 ) -> Response:
     """The answer a step gives with ``request.respond()``: woken at once when the step
-    runs in this process, else found by polling the store; 504 after ``timeout``."""
+    runs in this process, else found by polling the store. 504 after ``timeout``, or
+    as soon as the run ends without answering (its token is released then)."""
     deadline = time.monotonic() + timeout
     poll = 0.01
     while True:
-        found = await engine.store.take_webhook_response(request_id)
+        found = await engine.store.take_webhook_response(request.id)
         if found is not None:
             status, headers, body = found
             return Response(body, status_code=status, headers=dict(json.loads(headers)))
         remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            await engine.store.discard_webhook_response(request_id)
+        ended = remaining > 0 and await engine.store.hook_info(request.token) is None
+        if remaining <= 0 or ended:
+            await engine.store.discard_webhook_response(request.id)
+            why = "its run ended without answering" if ended else f"no answer within {timeout} s"
             return _error(
                 504,
                 "no_response",
-                f"the workflow did not answer webhook request {request_id} within {timeout} s",
+                f"the workflow did not answer webhook request {request.id}: {why}",
             )
         wait = min(poll, remaining)
         if waiter.done():
@@ -378,3 +382,44 @@ async def _await_answer(
                 async with asyncio.timeout(wait):
                     await asyncio.shield(waiter)
         poll = min(poll * 2, 0.25)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (port 0: any free one); ``OSError`` if taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Starlette, sock: socket.socket) -> AsyncIterator[asyncio.Task[None]]:
+    """Serve ``app`` with uvicorn on ``sock`` in this loop until the block exits; yields
+    the server's task. uvicorn's own signal handling is left out: the caller owns the
+    signals (``wf serve`` turns them into a clean engine shutdown)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    server = Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():
+        await asyncio.sleep(0.005)
+    if task.done():
+        task.result()
+        raise OSError(f"the HTTP server on {sock.getsockname()} stopped at once")
+    try:
+        yield task
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await task
