@@ -37,12 +37,18 @@ Ts = TypeVarTuple("Ts")
 class WorkflowEnvironment:
     """An engine with a worker, a fresh database and a clock that only :meth:`advance` moves."""
 
-    def __init__(self, *, evict_after: float = 2.0) -> None:
+    def __init__(self, *, evict_after: float = 2.0, base_url: str | None = None) -> None:
+        """``base_url`` is where a test serves ``wf.asgi_app(env.engine)``, so that webhook
+        URLs point at it."""
         self.clock = VirtualClock()
         self._dir = tempfile.mkdtemp(prefix="wf-test-")
         self.url = f"sqlite:///{self._dir}/wf.db"
         self.engine = Engine(
-            self.url, poll_interval=0.01, evict_after=evict_after, clock=self.clock
+            self.url,
+            poll_interval=0.01,
+            evict_after=evict_after,
+            clock=self.clock,
+            base_url=base_url,
         )
 
     async def __aenter__(self) -> WorkflowEnvironment:
