@@ -20,7 +20,7 @@ from wf._errors import (
     WorkflowError,
 )
 from wf._options import workflow_options
-from wf.runtime import _serde
+from wf.runtime import _builtin, _serde
 from wf.runtime._context import type_name
 from wf.runtime._engine import EngineCore, current_engine_var
 from wf.runtime._events import Event
@@ -314,7 +314,14 @@ class ChildRun(Run[T]):
         raise WorkflowError("a child run's status cannot be read from inside a workflow")
 
     async def cancel(self) -> None:
-        raise WorkflowError("cancelling a child run from inside a workflow is not supported yet")
+        """Ask the child to stop: a durable operation of the parent (a built-in step,
+        recorded, never repeated by replay). The child's workflow sees
+        ``asyncio.CancelledError`` and ``await handle.result()`` then raises
+        ``wf.RunCancelledError``. A child that already ended is left as it is (no error)."""
+        loop = current_loop()
+        if loop is None:
+            raise WorkflowError("a child run's handle is for the workflow that started it")
+        await _builtin.call_builtin(loop, _builtin.CANCEL_RUN, {"run_id": self.id})
 
     async def retry(self) -> None:
         raise WorkflowError("a child run cannot be retried from inside a workflow")
@@ -391,22 +398,37 @@ async def start(
 
 
 async def resume_hook(token: str, payload: Any = None) -> str:
-    """Deliver ``payload`` to the run holding hook ``token`` (from any process)."""
-    _outside_workflows("wf.resume_hook()")
-    return await current_engine().resume_hook(token, payload)
+    """Deliver ``payload`` to the run holding hook ``token`` (from any process); returns
+    that run's id. Inside a workflow this is a durable operation (a built-in step):
+    recorded once, never repeated by replay."""
+    loop = current_loop()
+    if loop is None:
+        return await current_engine().resume_hook(token, payload)
+    if not isinstance(token, str) or not token:
+        raise ValueError(f"a hook token must be a non-empty string, not {token!r}")
+    _serde.dumps(payload, where=f"payload for hook {token!r}")  # refused before it is issued
+    run_id: str = await _builtin.call_builtin(
+        loop, _builtin.RESUME_HOOK, {"token": token, "payload": payload}
+    )
+    return run_id
 
 
 async def send(run_id: str, name: str, payload: Any = None) -> None:
-    """Send message ``name`` to a run; it waits in the run until ``wf.receive(name)``."""
-    _outside_workflows("wf.send()")
-    await current_engine().send(run_id, name, payload)
-
-
-def _outside_workflows(what: str) -> None:
-    if current_loop() is not None:
-        raise WorkflowError(
-            f"{what} from inside a workflow is not supported yet; call it from a step"
-        )
+    """Send message ``name`` to a run; it waits in the run until ``wf.receive(name)``.
+    Inside a workflow this is a durable operation (a built-in step): recorded once,
+    never repeated by replay."""
+    loop = current_loop()
+    if loop is None:
+        await current_engine().send(run_id, name, payload)
+        return
+    if not isinstance(run_id, str) or not run_id:
+        raise ValueError(f"a run id must be a non-empty string, not {run_id!r}")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a message name must be a non-empty string, not {name!r}")
+    _serde.dumps(payload, where=f"message {name!r}")  # refused before it is issued
+    await _builtin.call_builtin(
+        loop, _builtin.SEND, {"run_id": run_id, "name": name, "payload": payload}
+    )
 
 
 def get_run(run_id: str) -> Run[Any]:
