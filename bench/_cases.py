@@ -937,6 +937,13 @@ async def bench_compile(quick: bool, ctx: dict[str, Any]) -> list[dict[str, Any]
 
 # ---------------------------------------------------------------------------
 
+async def bench_webhooks(quick: bool, ctx: dict[str, Any]) -> list[dict[str, Any]]:
+    # Its own module (HTTP client and server), imported only for this group.
+    from bench._webhooks import bench_webhooks as run
+
+    return await run(quick, ctx)
+
+
 GROUPS: dict[str, Callable[[bool, dict[str, Any]], Awaitable[list[dict[str, Any]]]]] = {
     "raw_sqlite": bench_raw_sqlite,
     "sequential": bench_sequential,
@@ -949,6 +956,7 @@ GROUPS: dict[str, Callable[[bool, dict[str, Any]], Awaitable[list[dict[str, Any]
     "replay": bench_replay,
     "sleeping_runs": bench_sleeping_runs,
     "compile": bench_compile,
+    "webhooks": bench_webhooks,
 }
 
 #: Figure name -> group, so ``python -m bench gather_1000_s`` works too.
@@ -972,4 +980,6 @@ FIGURES: dict[str, str] = {
     "sleeping_runs_rss_mb": "sleeping_runs",
     "compile_lines_per_s": "compile",
     "compile_wf_sources_lines_per_s": "compile",
+    "webhook_accepted_ms": "webhooks",
+    "webhook_manual_ms": "webhooks",
 }

@@ -81,3 +81,32 @@ async def fan(n: int, width: int) -> int:
         results = await asyncio.gather(*(noop(i) for i in range(start, min(n, start + width))))
         total += sum(results)
     return total
+
+
+#: Webhook URLs by run id, published by `publish_url` (the webhook benchmark reads it).
+WEBHOOK_URLS: dict[str, str] = {}
+
+
+async def publish_url(run_id: str, url: str) -> None:
+    "use step"
+    WEBHOOK_URLS[run_id] = url
+
+
+async def answer_request(request: wf.Request) -> int:
+    "use step"
+    await request.respond(wf.Response(200, request.body))
+    return len(request.body)
+
+
+async def webhook_sink(count: int, manual: bool) -> int:
+    "use workflow"
+    hook = wf.create_webhook(respond_with="manual" if manual else None)
+    await publish_url(wf.get_workflow_metadata().run_id, hook.url)
+    seen = 0
+    async for request in hook:
+        if manual:
+            await answer_request(request)
+        seen += 1
+        if seen == count:
+            return seen
+    return seen
