@@ -48,6 +48,25 @@ async def test_hook_loop_receives_three_payloads_while_a_long_sleep_is_pending(
     assert await run.result(timeout=10) == [1, {"two": 2}, [3]]
 
 
+async def test_a_listening_run_waits_in_memory_for_evict_after_then_is_evicted(
+    db_url: str,
+) -> None:
+    async with wf.Engine(db_url, poll_interval=0.02, evict_after=1.0) as engine:
+        run = await engine.start(waiting.collect_three)
+        await wait_status(run, "waiting")  # shown as waiting while it listens...
+        assert engine.holds(run.id)  # ...but kept in memory: a burst costs no replay
+        await engine.resume_hook("collect", "a")
+        for _ in range(500):
+            if not engine.holds(run.id):
+                break
+            await asyncio.sleep(0.01)
+        assert not engine.holds(run.id)  # evicted once quiet for evict_after
+        assert await run.status() == "waiting"
+        await engine.resume_hook("collect", "b")
+        await engine.resume_hook("collect", "c")
+        assert await run.result(timeout=10) == ["a", "b", "c"]
+
+
 async def test_payloads_reach_an_evicted_waiting_run(db_url: str) -> None:
     async with wf.Engine(db_url, poll_interval=0.02, evict_after=0.0) as engine:
         run = await engine.start(waiting.collect_three)

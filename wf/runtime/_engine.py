@@ -357,6 +357,13 @@ class EngineCore:
         live.undelivered -= 1
         if live.dropped:
             return
+        if live.parked is not None:
+            # It was listening in memory, shown as waiting: it works again.
+            live.parked.cancel()
+            live.parked = None
+            self._commit.updates.append(RunUpdate(live.ctx.run_id, status="running"))
+            self._kick()
+        live.park_over = False
         live.ctx.deliver(event)
         self._drain(live)
 
@@ -631,9 +638,18 @@ class EngineCore:
         next_wake = min(live.wake_at.values(), default=None)
         if live.deadline is not None and (next_wake is None or live.deadline < next_wake):
             next_wake = live.deadline  # woken in time to fail it
-        if next_wake is not None and next_wake - self.clock.now() <= self.evict_after:
+        now = self.clock.now()
+        if next_wake is not None and next_wake - now <= self.evict_after:
             return
         status = "waiting" if next_wake is None or ctx.listening() else "sleeping"
+        if ctx.listening() and self.evict_after > 0 and not live.park_over:
+            # More payloads may follow soon (a webhook's requests, a message loop):
+            # stay in memory, shown as waiting, and evict only after evict_after quiet.
+            if live.parked is None:
+                live.parked = self.clock.call_at(now + self.evict_after, self._park_over, live)
+                self._commit.updates.append(RunUpdate(ctx.run_id, status="waiting"))
+                self._kick()
+            return
         self._commit.updates.append(
             RunUpdate(ctx.run_id, status=status, set_wake=True, wake_at=next_wake, release=True)
         )
@@ -643,8 +659,17 @@ class EngineCore:
         if next_wake is not None and self._loop is not None:
             self.clock.call_at(next_wake, self.poke)
 
+    def _park_over(self, live: Live) -> None:
+        live.parked = None
+        if live.dropped:
+            return
+        live.park_over = True
+        self._maybe_evict(live)
+
     def _forget(self, live: Live) -> None:
         live.dropped = True
+        if live.parked is not None:
+            live.parked.cancel()
         if live.deadline_timer is not None:
             live.deadline_timer.cancel()
         for handle in (*live.timers.values(), *live.retries.values()):

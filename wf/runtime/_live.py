@@ -34,6 +34,11 @@ class Live:
     # Hook tokens sent with the current commit: the run stays in memory until that
     # commit says whether another run already held one of them.
     registering: int = 0
+    # A run that listens (a hook, a message) and has nothing else to do stays in
+    # memory for ``evict_after`` seconds first, so a burst of payloads costs no
+    # replay each: the timer that ends the wait, and whether it already ended.
+    parked: TimerHandle | None = None
+    park_over: bool = False
 
 
 async def with_timeout(awaitable: Awaitable[Any], seconds: float) -> Any:
