@@ -35,6 +35,7 @@ def replayed_result(run_id: str, fn: Any, events: list[Event]) -> Any:
         args=(),
         kwargs={},
         started_at=events[0].at,
+        seed=_serde.loads(events[0].data or "{}").get("seed"),  # from the run's input
     )
     ctx.replay(events[1:-1])
     assert ctx.finished is not None

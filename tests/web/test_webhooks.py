@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
 import pytest
@@ -178,3 +179,20 @@ async def test_a_request_wakes_a_run_evicted_while_it_waits(db_url: str) -> None
         assert await run.result(timeout=10) == "o-9"
     sock.close()
     assert webhooks.CALLS == {"answer": 1}
+
+
+async def test_default_tokens_cannot_be_derived_from_a_chosen_run_id(tmp_path: Path) -> None:
+    # Webhook URLs are capabilities: the same run id in two deployments (or a run id
+    # a caller can guess, like an order number) must not give the same token.
+    urls = []
+    for name in ("first", "second"):
+        async with wf.Engine(f"sqlite:///{tmp_path / name}.db", poll_interval=0.02) as engine:
+            webhooks.URLS.clear()
+            run = await engine.start(webhooks.collect, 1, run_id="order-1")
+            for _ in range(500):
+                if run.id in webhooks.URLS:
+                    break
+                await asyncio.sleep(0.01)
+            urls.append(webhooks.URLS[run.id])
+            await run.cancel()
+    assert urls[0] != urls[1]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import hashlib
 import inspect
+import secrets
 import time
 import uuid
 import weakref
@@ -81,7 +83,13 @@ class Engine(EngineCore):
         """Start a run of workflow ``fn`` on this engine (see :func:`wf.start`)."""
         workflow_id, call_args, call_kwargs = _checked_call(fn, args, kwargs)
         now = time.time()
-        start: dict[str, Any] = {"args": list(call_args), "kwargs": call_kwargs}
+        # The run's secret seed: default hook and webhook tokens and wf.random() derive
+        # from it, so they cannot be guessed from the run id (which may be chosen).
+        start: dict[str, Any] = {
+            "args": list(call_args),
+            "kwargs": call_kwargs,
+            "seed": secrets.token_hex(16),
+        }
         if deadline is not None:
             start["deadline"] = _start_time(deadline, now, what="deadline")
         if version is None:
@@ -345,7 +353,11 @@ def _start_child(
         raise WorkflowError("a child run takes its version from its workflow's code")
     workflow_id, args, kwargs = _checked_call(fn, args, kwargs)
     now = loop.time()  # the replayed clock: the same times on every replay
-    start: dict[str, Any] = {"args": list(args), "kwargs": kwargs}
+    # Derived from the parent's seed and the operation's position: secret, and the
+    # same on every replay of the parent.
+    ctx = loop.ctx
+    seed = hashlib.sha256(f"{ctx.seed or ctx.run_id}:{ctx.next_cid}".encode()).hexdigest()[:32]
+    start: dict[str, Any] = {"args": list(args), "kwargs": kwargs, "seed": seed}
     if deadline is not None:
         start["deadline"] = _start_time(deadline, now, what="deadline")
     wake_at = _start_time(start_at, now)

@@ -101,6 +101,7 @@ class RunContext:
         attempt: int = 1,
         version: str | None = None,
         base_url: str = "",
+        seed: str | None = None,
     ) -> None:
         self.run_id = run_id
         self.workflow_id = workflow_id
@@ -109,7 +110,9 @@ class RunContext:
         self.version = version
         self.base_url = base_url
         self.clock = started_at
-        self.random = random.Random(run_id)
+        self.seed = seed
+        # Runs started before seeds existed replay with the run id alone, as they ran.
+        self.random = random.Random(run_id if seed is None else f"{run_id}:{seed}")
         # The loop implements what workflow code can reach; the I/O half of
         # AbstractEventLoop stays abstract on purpose (it raises NotImplementedError).
         self.loop = WorkflowLoop(self)  # type: ignore[abstract]

@@ -340,6 +340,7 @@ class EngineCore:
             attempt=record.attempt,
             version=version,
             base_url=self.base_url,
+            seed=payload.get("seed"),
         )
         live = Live(ctx, seq=events[-1].seq + 1 if events else 1, resuming=True)
         self._runs[record.run_id] = live

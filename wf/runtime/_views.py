@@ -10,10 +10,10 @@ import datetime as _dt
 import json
 from typing import Any
 
-from wf.runtime._events import Event
+from wf.runtime._events import RUN_STARTED, Event
 from wf.runtime._store import RunRecord
 
-__all__ = ["data_value", "events_json", "iso", "plain", "run_json"]
+__all__ = ["data_value", "events_json", "iso", "plain", "run_json", "start_value"]
 
 _TAG = "__wf__"
 
@@ -71,7 +71,7 @@ def run_json(record: RunRecord, *, full: bool = False) -> dict[str, Any]:
         "attempt": record.attempt,
     }
     if full:
-        data["input"] = data_value(record.input)
+        data["input"] = start_value(record.input)
         data["result"] = data_value(record.result)
         data["error"] = data_value(record.error)
     return data
@@ -87,7 +87,18 @@ def events_json(events: list[Event]) -> list[dict[str, Any]]:
             "kind": event.kind,
             "cid": event.cid,
             "name": event.name,
-            "data": data_value(event.data),
+            "data": start_value(event.data)
+            if event.kind == RUN_STARTED
+            else data_value(event.data),
         }
         for event in events
     ]
+
+
+def start_value(data: str | None) -> Any:
+    """A run's input as shown: its arguments and options, not its secret seed (default
+    hook and webhook tokens derive from it)."""
+    value = data_value(data)
+    if isinstance(value, dict):
+        value.pop("seed", None)
+    return value
