@@ -3,6 +3,8 @@
 ``wf serve`` runs it next to a worker; ``wf.asgi_app()`` returns it for mounting
 in an application of one's own. Routes (relative to where it is mounted)::
 
+    GET  /                               the dashboard: recent runs (?status=)
+    GET  /runs/{run_id}                  the dashboard page of a run and its events
     ANY  /webhooks/{token}               a webhook request (see wf.create_webhook)
     GET  /api/runs                       runs, newest first (?status=&workflow=&limit=)
     POST /api/runs                       start a run: {"workflow": "module:function",
@@ -33,14 +35,15 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request as HTTPRequest
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from wf._errors import HookNotFoundError, RunNotFoundError, WorkflowError
 from wf.runtime import _serde
 from wf.runtime._api import Engine
+from wf.runtime._dashboard import run_page, runs_page
 from wf.runtime._registry import workflow_id_of
-from wf.runtime._store import FINISHED
+from wf.runtime._store import ACTIVE, FINISHED
 from wf.runtime._views import events_json, run_json
 from wf.runtime._webhooks import Request, answer_of, response_waiters
 
@@ -57,6 +60,11 @@ class ApiError(Exception):
         self.status = status
         self.kind = kind
         self.message = message
+
+
+def _root(request: HTTPRequest) -> str:
+    """Where the app is mounted, for the dashboard's links."""
+    return f"{request.scope.get('root_path', '').rstrip('/')}/"
 
 
 def _error(status: int, kind: str, message: str) -> JSONResponse:
@@ -314,6 +322,27 @@ def asgi_app(
             raise ApiError(422, "invalid_payload", str(exc)) from None
         return JSONResponse({"run_id": run_id}, status_code=202)
 
+    async def dashboard(request: HTTPRequest) -> Response:
+        status = request.query_params.get("status") or None
+        if status is not None and status not in (*ACTIVE, *FINISHED):
+            raise ApiError(
+                400,
+                "bad_request",
+                f"status must be one of {', '.join((*ACTIVE, *FINISHED))}, not {status!r}",
+            )
+        eng = await server.engine()
+        records = await eng.store.list_runs(status=status, limit=200)
+        return HTMLResponse(runs_page(records, _root(request), status))
+
+    async def dashboard_run(request: HTTPRequest) -> Response:
+        run_id = request.path_params["run_id"]
+        eng = await server.engine()
+        record = await eng.store.get_run(run_id)
+        if record is None:
+            raise RunNotFoundError(f"no run with id {run_id!r}")
+        events = await eng.store.load_events(run_id)
+        return HTMLResponse(run_page(record, events, _root(request)))
+
     async def on_api_error(request: HTTPRequest, exc: Exception) -> Response:
         if isinstance(exc, ApiError):
             return _error(exc.status, exc.kind, exc.message)
@@ -332,6 +361,8 @@ def asgi_app(
         HTTPException: on_api_error,
     }
     routes = [
+        Route("/", dashboard, methods=["GET"]),
+        Route("/runs/{run_id}", dashboard_run, methods=["GET"]),
         Route("/webhooks/{token:path}", webhook, methods=_METHODS),
         Route("/api/runs", list_runs, methods=["GET"]),
         Route("/api/runs", start_run, methods=["POST"]),
