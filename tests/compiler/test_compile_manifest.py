@@ -43,7 +43,7 @@ def test_options_are_recorded() -> None:
             "max_interval": "1m",
             "timeout": 30,
         },
-        "opts:versioned": {"version": "v2", "schema": "dict[str, int]", "timeout": "1h"},
+        "opts:versioned": {"version": "v2", "schema": "Order", "timeout": "1h"},
         # Not literals: recorded as source text, checked when the decorator runs.
         "opts:computed": {"max_attempts": "RETRIES", "timeout": None},
     }

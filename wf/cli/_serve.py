@@ -57,7 +57,8 @@ def serve_command(
         ),
     ] = 30.0,
 ) -> None:
-    """Run a worker plus the HTTP app: webhooks at /webhooks/TOKEN and a JSON API at /api.
+    """Run a worker plus the HTTP app: webhooks at /webhooks/TOKEN, a JSON API at /api,
+    a dashboard at /.
 
     Stops cleanly on SIGINT or SIGTERM (exit 0); runs resume on the next worker.
     The API has no authentication: keep it on a private address or behind a proxy.
@@ -88,8 +89,8 @@ def serve_command(
                 async with serving(http, sock) as server:
                     console.print(
                         f"wf serve: listening on {url} (worker {engine.worker_id},"
-                        f" db={engine.url}); webhooks at /webhooks/TOKEN, API at /api/runs"
-                        " (Ctrl-C to stop)",
+                        f" db={engine.url}); webhooks at /webhooks/TOKEN, API at /api/runs,"
+                        " dashboard at / (Ctrl-C to stop)",
                         markup=False,
                         highlight=False,
                     )
