@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import pytest
+from web_support import serve_engine
 
 import wf
 import wf.testing
@@ -52,46 +53,36 @@ async def _until(condition: object, what: str) -> None:
 # -- a webhook whose caller receives a manual response ------------------------------------
 
 
+def _engine(db_url: str) -> Callable[[str], wf.Engine]:
+    return lambda base_url: wf.Engine(db_url, poll_interval=0.05, base_url=base_url)
+
+
 async def test_the_caller_of_a_manual_webhook_receives_the_quote_a_step_computed(
     db_url: str,
 ) -> None:
-    sock = listen("127.0.0.1", 0)
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    async with (
-        wf.Engine(db_url, poll_interval=0.05, base_url=base) as served,
-        serving(wf.asgi_app(served), sock),
-        httpx.AsyncClient(timeout=20) as client,
-    ):
-        run = await served.start(webhook_reply.shipping_quote)
+    async with serve_engine(_engine(db_url)) as served:
+        run = await served.engine.start(webhook_reply.shipping_quote)
         await _until(lambda: run.id in webhook_reply.URLS, "the webhook URL")
         url = webhook_reply.URLS[run.id]
-        assert url.startswith(f"{base}/webhooks/")
-        reply = await client.post(url, json={"weight_kg": 2.5, "country": "FR"})
+        assert url.startswith(f"{served.base_url}/webhooks/")
+        reply = await served.client.post(url, json={"weight_kg": 2.5, "country": "FR"})
         assert reply.status_code == 201
         assert reply.json() == {"price_eur": 15.0, "country": "FR"}
         assert await run.result(timeout=10) == "booked FR at 15.0 EUR"
-    sock.close()
     assert webhook_reply.CALLS == {"publish": 1, "quote": 1, "book": 1}
 
 
 async def test_a_bad_quote_request_is_answered_400_and_fails_the_run_without_retries(
     db_url: str,
 ) -> None:
-    sock = listen("127.0.0.1", 0)
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    async with (
-        wf.Engine(db_url, poll_interval=0.05, base_url=base) as served,
-        serving(wf.asgi_app(served), sock),
-        httpx.AsyncClient(timeout=20) as client,
-    ):
-        run = await served.start(webhook_reply.shipping_quote)
+    async with serve_engine(_engine(db_url)) as served:
+        run = await served.engine.start(webhook_reply.shipping_quote)
         await _until(lambda: run.id in webhook_reply.URLS, "the webhook URL")
-        reply = await client.post(webhook_reply.URLS[run.id], json={"country": "XX"})
+        reply = await served.client.post(webhook_reply.URLS[run.id], json={"country": "XX"})
         assert reply.status_code == 400
         assert "weight_kg" in reply.json()["error"]
         with pytest.raises(wf.RunFailedError, match="bad quote request"):
             await run.result(timeout=10)
-    sock.close()
     assert webhook_reply.CALLS == {"publish": 1, "quote": 1}
 
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
-from web_support import Served
+from web_support import Served, serve_engine
 
 import wf
 from flows import webhooks
-from wf.runtime._http import listen, serving
 
 
 @pytest.fixture(autouse=True)
@@ -26,15 +24,8 @@ def response_timeout() -> float:
 
 @pytest.fixture
 async def served(db_url: str, response_timeout: float) -> AsyncIterator[Served]:
-    sock = listen("127.0.0.1", 0)
-    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    try:
-        async with wf.Engine(db_url, poll_interval=0.05, base_url=base_url) as engine:
-            app = wf.asgi_app(engine, max_body=1000, response_timeout=response_timeout)
-            async with (
-                serving(app, sock),
-                httpx.AsyncClient(base_url=base_url, timeout=20) as client,
-            ):
-                yield Served(engine, client, base_url)
-    finally:
-        sock.close()
+    def make(base_url: str) -> wf.Engine:
+        return wf.Engine(db_url, poll_interval=0.05, base_url=base_url)
+
+    async with serve_engine(make, max_body=1000, response_timeout=response_timeout) as served:
+        yield served

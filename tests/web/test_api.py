@@ -7,11 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
-from web_support import Served
+from web_support import Served, serve_engine
 
 import wf
 from flows import typed, waiting, webhooks
-from wf.runtime._http import listen, serving
 
 
 def _error(reply: httpx.Response) -> dict[str, Any]:
@@ -90,19 +89,15 @@ async def test_bad_start_requests_get_a_json_error_and_start_nothing(served: Ser
 
 
 async def test_an_explicit_workflow_list_is_all_that_can_be_started(db_url: str) -> None:
-    sock = listen("127.0.0.1", 0)
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    async with (
-        wf.Engine(db_url, poll_interval=0.05) as engine,
-        serving(wf.asgi_app(engine, workflows=[webhooks.listener]), sock),
-        httpx.AsyncClient(base_url=base) as client,
-    ):
-        refused = await client.post("/api/runs", json={"workflow": "flows.webhooks:sleeper"})
+    def make(base_url: str) -> wf.Engine:
+        return wf.Engine(db_url, poll_interval=0.05, base_url=base_url)
+
+    async with serve_engine(make, workflows=[webhooks.listener]) as served:
+        refused = await served.client.post("/api/runs", json={"workflow": "flows.webhooks:sleeper"})
         assert refused.status_code == 404
         assert "startable: flows.webhooks:listener" in _error(refused)["message"]
-        ok = await client.post("/api/runs", json={"workflow": "flows.webhooks:listener"})
+        ok = await served.client.post("/api/runs", json={"workflow": "flows.webhooks:listener"})
         assert ok.status_code == 201
-    sock.close()
 
 
 async def test_cancel_a_running_run_then_cancelling_again_is_a_conflict(served: Served) -> None:

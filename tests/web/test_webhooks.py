@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import httpx
 import pytest
-from web_support import Served
+from web_support import Served, serve_engine
 
 import wf
 from flows import webhooks
 from wf.runtime._events import HOOK_RECEIVED
-from wf.runtime._http import listen, serving
 
 pytestmark = pytest.mark.asyncio
 
@@ -163,21 +161,21 @@ async def test_a_token_is_released_when_its_run_ends(served: Served) -> None:
 
 
 async def test_a_request_wakes_a_run_evicted_while_it_waits(db_url: str) -> None:
-    sock = listen("127.0.0.1", 0)
-    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    engine = wf.Engine(db_url, poll_interval=0.02, evict_after=0.0, base_url=base_url)
-    async with engine, serving(wf.asgi_app(engine), sock), httpx.AsyncClient() as client:
-        run = await engine.start(webhooks.manual_reply)
+    def make(base_url: str) -> wf.Engine:
+        return wf.Engine(db_url, poll_interval=0.02, evict_after=0.0, base_url=base_url)
+
+    async with serve_engine(make) as served:
+        run = await served.engine.start(webhooks.manual_reply)
+        url = await served.url_of(run)
         for _ in range(500):
-            if run.id in webhooks.URLS and await run.status() == "waiting":
+            if await run.status() == "waiting":
                 break
             await asyncio.sleep(0.01)
         assert await run.status() == "waiting"
-        assert not engine.holds(run.id)  # evicted: replayed from its log when woken
-        reply = await client.post(webhooks.URLS[run.id], json={"order": "o-9"})
+        assert not served.engine.holds(run.id)  # evicted: replayed from its log when woken
+        reply = await served.client.post(url, json={"order": "o-9"})
         assert (reply.status_code, reply.json()) == (201, {"order": "o-9", "accepted": True})
         assert await run.result(timeout=10) == "o-9"
-    sock.close()
     assert webhooks.CALLS == {"answer": 1}
 
 

@@ -42,8 +42,9 @@ from wf._errors import HookNotFoundError, RunNotFoundError, WorkflowError
 from wf.runtime import _serde
 from wf.runtime._api import Engine
 from wf.runtime._dashboard import run_page, runs_page
+from wf.runtime._events import Event
 from wf.runtime._registry import workflow_id_of
-from wf.runtime._store import ACTIVE, FINISHED
+from wf.runtime._store import ACTIVE, FINISHED, RunRecord
 from wf.runtime._views import events_json, run_json
 from wf.runtime._webhooks import Request, answer_of, response_waiters
 
@@ -248,13 +249,16 @@ def asgi_app(
         )
         return JSONResponse({"runs": [run_json(r) for r in records]})
 
-    async def show_run(request: HTTPRequest) -> Response:
+    async def run_and_log(request: HTTPRequest) -> tuple[RunRecord, list[Event]]:
         run_id = request.path_params["run_id"]
         eng = await server.engine()
         record = await eng.store.get_run(run_id)
         if record is None:
             raise RunNotFoundError(f"no run with id {run_id!r}")
-        events = await eng.store.load_events(run_id)
+        return record, await eng.store.load_events(run_id)
+
+    async def show_run(request: HTTPRequest) -> Response:
+        record, events = await run_and_log(request)
         return JSONResponse({"run": run_json(record, full=True), "events": events_json(events)})
 
     async def start_run(request: HTTPRequest) -> Response:
@@ -335,12 +339,7 @@ def asgi_app(
         return HTMLResponse(runs_page(records, _root(request), status))
 
     async def dashboard_run(request: HTTPRequest) -> Response:
-        run_id = request.path_params["run_id"]
-        eng = await server.engine()
-        record = await eng.store.get_run(run_id)
-        if record is None:
-            raise RunNotFoundError(f"no run with id {run_id!r}")
-        events = await eng.store.load_events(run_id)
+        record, events = await run_and_log(request)
         return HTMLResponse(run_page(record, events, _root(request)))
 
     async def on_api_error(request: HTTPRequest, exc: Exception) -> Response:
