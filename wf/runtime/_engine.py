@@ -16,7 +16,6 @@ lease held by a dead process on this host is taken over at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import datetime as _dt
 import functools
@@ -25,7 +24,6 @@ import os
 import random
 import secrets
 import socket
-import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -43,12 +41,8 @@ from wf.runtime._clock import Clock, RealClock
 from wf.runtime._context import ArmTimer, CancelTimer, RunContext, StartStep
 from wf.runtime._duration import to_seconds
 from wf.runtime._events import (
-    CANCEL_REQUESTED,
-    CHILD_FINISHED,
     CHILD_STARTED,
     HOOK_CREATED,
-    HOOK_RECEIVED,
-    MESSAGE_RECEIVED,
     RUN_CANCELLED,
     RUN_COMPLETED,
     RUN_FAILED,
@@ -58,10 +52,11 @@ from wf.runtime._events import (
     TIMER_FIRED,
     Event,
 )
-from wf.runtime._live import Live, Resume, pid_alive, with_timeout
+from wf.runtime._live import Live, Resume, with_timeout
 from wf.runtime._metadata import step_metadata_var
 from wf.runtime._registry import StepSpec, resolve, resolve_step
 from wf.runtime._store import Commit, RunRecord, RunUpdate, Store, open_store
+from wf.runtime._worker import WorkerMixin
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_URL", "EngineCore", "current_engine_var"]
 
@@ -77,7 +72,7 @@ current_engine_var: contextvars.ContextVar[EngineCore | None] = contextvars.Cont
 _STATUS = {RUN_COMPLETED: "completed", RUN_FAILED: "failed", RUN_CANCELLED: "cancelled"}
 
 
-class EngineCore:
+class EngineCore(WorkerMixin):
     """Store access, group commit and the worker. ``wf.Engine`` is the public face."""
 
     def __init__(
@@ -103,9 +98,7 @@ class EngineCore:
         self.poll_interval = poll_interval
         self.evict_after = evict_after
         #: Where this deployment's HTTP app is reached; webhook URLs start with it.
-        self.base_url = (
-            base_url or os.environ.get("WF_BASE_URL") or DEFAULT_BASE_URL
-        ).rstrip("/")
+        self.base_url = (base_url or os.environ.get("WF_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         self.clock: Clock = clock or RealClock()
         #: How long a run whose version this worker lacks is left before it looks again.
         self.version_retry = 5.0
@@ -680,128 +673,6 @@ class EngineCore:
         live.timers.clear()
         live.retries.clear()
         live.ctx.close()
-
-    # -- the worker ------------------------------------------------------------------------
-
-    async def _poller(self) -> None:
-        reap_every = max(1, int(2.0 / self.poll_interval))
-        rounds = 0
-        while True:
-            try:
-                if rounds % reap_every == 0:
-                    await self._reap_dead_owners()
-                rounds += 1
-                claimed = await self._claim_some()
-                await self._read_inbox()
-            except Exception:
-                log.exception("wf: worker poll failed")
-                claimed = 0
-            if claimed and len(self._runs) < self.concurrency:
-                await asyncio.sleep(0)
-                continue
-            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the
-            # cancellation from close() when the event was just set (gh-86296).
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll_interval):
-                    await self._wakeup.wait()
-            self._wakeup.clear()
-
-    async def _claim_some(self) -> int:
-        free = self.concurrency - len(self._runs)
-        if free <= 0:
-            return 0
-        records = await self.store.claim(self.worker_id, free, self.clock.now(), self.lease)
-        if not records:
-            return 0
-        for record in records:
-            if record.run_id in self._runs:
-                continue
-            try:
-                events = await self.store.load_events(record.run_id)
-                self._activate(record, events)
-            except Exception as exc:
-                log.exception("wf: cannot resume run %s", record.run_id)
-                live = self._runs.pop(record.run_id, None)
-                if live is not None:
-                    self._forget(live)
-                await self.store.fail_run(
-                    record.run_id,
-                    self.worker_id,
-                    _serde.dumps(_serde.encode_exception(exc)),
-                )
-                self._after.append(functools.partial(self._notify, record.run_id))
-                self._kick()
-        await self._read_inbox()
-        for record in records:
-            live = self._runs.get(record.run_id)
-            if live is not None and live.resuming:
-                live.resuming = False
-                self._maybe_evict(live)
-        return len(records)
-
-    async def _read_inbox(self) -> None:
-        items = await self.store.inbox(self.worker_id)
-        # An item taken here is deleted by the next commit; until then a second read
-        # still returns it, and it must not be delivered twice.
-        self._inbox_taken &= {item.id for item in items}
-        for item in items:
-            live = self._runs.get(item.run_id)
-            if live is None or item.id in self._inbox_taken:
-                continue
-            self._inbox_taken.add(item.id)
-            if item.kind == "cancel" and not live.ctx.cancel_requested:
-                live.ctx.cancel_requested = True
-                self._append_delivery(live, CANCEL_REQUESTED, None, None, item.data)
-            elif item.kind == "hook" and item.name in live.ctx.hook_cids:
-                cid = live.ctx.hook_cids[item.name]
-                self._append_delivery(live, HOOK_RECEIVED, cid, item.name, item.data)
-            elif item.kind == "child" and item.name in live.ctx.child_cids:
-                cid = live.ctx.child_cids[item.name]
-                self._append_delivery(live, CHILD_FINISHED, cid, item.name, item.data)
-            elif item.kind == "message":
-                self._append_delivery(live, MESSAGE_RECEIVED, None, item.name, item.data)
-            elif item.kind != "cancel":
-                log.warning(
-                    "wf: run %s has no use for inbox item %s %r; dropped",
-                    item.run_id,
-                    item.kind,
-                    item.name,
-                )
-            self._commit.consumed.append(item.id)
-            self._kick()
-
-    def _must_verify(self) -> bool:
-        return time.time() >= self._leases_safe_until
-
-    async def _heartbeat(self) -> None:
-        margin = min(1.0, self.lease / 4)
-        while True:
-            try:
-                renewed_at = time.time()
-                held = set(await self.store.renew(self.worker_id, renewed_at, self.lease))
-                # After a stall, another worker may have taken runs we still hold in
-                # memory: drop them before trusting our leases again.
-                for run_id in [r for r in self._runs if r not in held]:
-                    log.warning("wf: run %s was taken over by another worker", run_id)
-                    self._forget(self._runs.pop(run_id))
-                self._leases_safe_until = renewed_at + self.lease - margin
-            except Exception:
-                log.exception("wf: lease renewal failed")
-            await asyncio.sleep(self.lease / 3)
-
-    async def _reap_dead_owners(self) -> None:
-        """Expire leases held by worker processes of this host that no longer exist."""
-        host = socket.gethostname()
-        for owner in await self.store.lease_owners():
-            parts = owner.split(":")
-            if len(parts) != 3 or parts[0] != host or owner == self.worker_id:
-                continue
-            try:
-                pid = int(parts[1])
-            except ValueError:
-                continue
-            if pid != os.getpid() and not pid_alive(pid):
-                await self.store.expire_owner(owner)
 
     # -- waiting for results ---------------------------------------------------------------
 
