@@ -46,6 +46,14 @@ async def collect(count: int) -> list[dict[str, Any]]:
     return seen
 
 
+async def named(token: str) -> dict[str, Any]:
+    "use workflow"
+    hook = wf.create_webhook(token=token)
+    await announce(wf.get_workflow_metadata().run_id, hook.url)
+    request = await hook
+    return {"token": request.token, "path": request.path}
+
+
 async def static_reply() -> Any:
     "use workflow"
     hook = wf.create_webhook(

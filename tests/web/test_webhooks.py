@@ -47,6 +47,15 @@ async def test_requests_arrive_in_order_with_method_path_query_headers_and_body(
     assert seen[2]["body"] == b""
 
 
+async def test_a_chosen_token_with_url_characters_makes_a_working_url(served: Served) -> None:
+    run = await served.engine.start(webhooks.named, "order 7/approve?now#1")
+    url = await served.url_of(run)
+    assert url == f"{served.base_url}/webhooks/order%207%2Fapprove%3Fnow%231"
+    assert (await served.client.post(url)).status_code == 202
+    seen = await run.result(timeout=10)
+    assert seen["token"] == "order 7/approve?now#1"
+
+
 async def test_a_static_response_is_what_every_caller_gets(served: Served) -> None:
     run = await served.engine.start(webhooks.static_reply)
     url = await served.url_of(run)

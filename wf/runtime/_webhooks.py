@@ -17,7 +17,7 @@ import json as _json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 from wf._errors import WorkflowError
 from wf.runtime._hooks import Hook
@@ -197,4 +197,6 @@ def create_webhook(*, token: str | None = None, respond_with: RespondWith = None
     loop = _require("wf.create_webhook()")
     answer = encode_answer(respond_with)
     _cid, token, inbox = loop.ctx.issue_hook(token, webhook=answer)
-    return Webhook(Hook(token, inbox), f"{loop.ctx.base_url}/webhooks/{token}")
+    # Quoted as one path segment (a token may hold "/", "?", spaces); the app decodes it.
+    path = quote(token, safe=":@!$&'()*+,;=-._~")
+    return Webhook(Hook(token, inbox), f"{loop.ctx.base_url}/webhooks/{path}")
