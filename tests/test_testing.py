@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json as _json
 
 import wf.testing
 from flows import longwait
@@ -45,3 +46,33 @@ async def test_sleep_until_a_date() -> None:
         run = await env.start(longwait.until, moment)
         await env.advance("30 days")
         assert await run.result(timeout=5) == moment.isoformat()
+
+
+async def test_webhooks_are_called_in_process_through_the_real_app() -> None:
+    from examples import birthday_card, webhook_reply
+
+    birthday_card.INVITES.clear()
+    webhook_reply.URLS.clear()
+    async with wf.testing.WorkflowEnvironment() as env:
+        # A manual answer, computed by a step, is what the caller gets.
+        quote = await env.start(webhook_reply.shipping_quote)
+        url = webhook_reply.URLS[quote.id]
+        answer = await env.webhook(url, json={"weight_kg": 1, "country": "DE"})
+        assert (answer.status, _json.loads(answer.body)) == (
+            201,
+            {"price_eur": 9.5, "country": "DE"},
+        )
+        assert answer.headers["content-type"] == "application/json"
+        assert await quote.result(timeout=5) == "booked DE at 9.5 EUR"
+
+        # A static answer, RSVPs recorded while the card waits for the day.
+        day = env.now() + dt.timedelta(days=2)
+        card = await env.start(birthday_card.birthday_card, "Ada", ["ann"], day.isoformat())
+        reply = await env.webhook(birthday_card.INVITES["ann"], json={"answer": "yes"})
+        assert (reply.status, reply.body) == (200, b"Thanks, your answer is recorded.")
+        await env.advance("2 days")
+        assert (await card.result(timeout=5))["rsvps"] == {"ann": "yes"}
+        gone = await env.webhook(birthday_card.INVITES["ann"], json={"answer": "no"})
+        assert gone.status == 404
+        token = birthday_card.INVITES["ann"].rsplit("/", 1)[1]
+        assert (await env.webhook(token, method="GET")).status == 404  # by token too

@@ -18,20 +18,24 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import json as _json
 import shutil
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar, TypeVarTuple, Unpack
+from urllib.parse import quote, unquote, urlsplit
 
 from wf.runtime._api import Engine, Run
 from wf.runtime._clock import VirtualClock
 from wf.runtime._duration import to_seconds
+from wf.runtime._webhooks import Response
 
 __all__ = ["WorkflowEnvironment"]
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
+_NO_BODY: Any = object()
 
 
 class WorkflowEnvironment:
@@ -41,6 +45,7 @@ class WorkflowEnvironment:
         """``base_url`` is where a test serves ``wf.asgi_app(env.engine)``, so that webhook
         URLs point at it."""
         self.clock = VirtualClock()
+        self._app: Any = None
         self._dir = tempfile.mkdtemp(prefix="wf-test-")
         self.url = f"sqlite:///{self._dir}/wf.db"
         self.engine = Engine(
@@ -92,6 +97,37 @@ class WorkflowEnvironment:
         await self.engine.send(run_id, name, payload)
         await self.settle()
 
+    async def webhook(
+        self,
+        url_or_token: str,
+        *,
+        method: str = "POST",
+        json: Any = _NO_BODY,
+        body: bytes | str = b"",
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        """Send one HTTP request to a webhook (its ``url``, or its token) through the
+        real ASGI app of ``wf serve``, in process and without a socket, and return the
+        answer its caller would get: 202, the static response, or a step's manual
+        answer (a ``wf.Response``). ``json=`` sends a JSON body."""
+        if self._app is None:
+            from wf.runtime._http import asgi_app
+
+            self._app = asgi_app(self.engine)
+        if url_or_token.startswith(("http://", "https://")):
+            parts = urlsplit(url_or_token)
+            path, query = parts.path, parts.query
+        else:
+            path, query = f"/webhooks/{quote(url_or_token, safe='')}", ""
+        header_map = {k.lower(): v for k, v in (headers or {}).items()}
+        if json is not _NO_BODY:
+            body = _json.dumps(json)
+            header_map.setdefault("content-type", "application/json")
+        data = body.encode() if isinstance(body, str) else body
+        answer = await _call_asgi(self._app, method, path, query, header_map, data)
+        await self.settle()
+        return answer
+
     async def advance(self, duration: float | str | _dt.timedelta) -> None:
         """Move the clock forward, firing what falls due in order, each followed by
         the work it causes (steps run for real, and take no virtual time)."""
@@ -113,3 +149,47 @@ class WorkflowEnvironment:
             await asyncio.sleep(0.005)
             busy = self.engine.busy()
             quiet = 0 if busy else quiet + 1
+
+
+async def _call_asgi(
+    app: Any, method: str, path: str, query: str, headers: dict[str, str], body: bytes
+) -> Response:
+    """One HTTP request through an ASGI app, as a server would hand it over."""
+    headers = {"host": "testserver", "content-length": str(len(body)), **headers}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method.upper(),
+        "scheme": "http",
+        "path": unquote(path),
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
+        "client": ("127.0.0.1", 0),
+        "server": ("testserver", 80),
+    }
+    delivered = False
+    status = 500
+    answer_headers: dict[str, str] = {}
+    chunks: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = int(message["status"])
+            for key, value in message.get("headers", []):
+                answer_headers[key.decode("latin-1")] = value.decode("latin-1")
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return Response(status, b"".join(chunks), answer_headers)
