@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import sys
 import threading
 import uuid
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 import pytest
 from wfcli_support import Project, events_of, invoke, json_out, record_of, wait_until
@@ -14,7 +17,27 @@ from wfcli_support import Project, events_of, invoke, json_out, record_of, wait_
 import wf
 
 SIGNALS = """\
+from dataclasses import dataclass
+
 import wf
+
+
+@dataclass
+class Decision:
+    approved: bool
+    by: str
+
+
+async def wait_for_decision() -> object:
+    "use workflow"
+    decision = await wf.create_hook(token="decide", type=Decision)
+    return decision.by
+
+
+async def wait_for_request() -> object:
+    "use workflow"
+    request = await wf.create_webhook(token="web")
+    return request.method
 
 
 async def wait_for_hook(token: str) -> object:
@@ -153,6 +176,30 @@ def test_resume_refuses_a_payload_that_is_not_json(flows: Flows) -> None:
     assert "the payload must be JSON, e.g. '\"hello\"' for a string" in resumed.stderr
     assert resumed.stdout == ""
     assert not (flows.path / "wf.db").exists()
+
+
+def test_resume_refuses_what_a_typed_hook_does_not_accept_and_a_webhook_token(
+    flows: Flows,
+) -> None:
+    typed = start(flows, "wait_for_decision", run_id="typed")
+    web = start(flows, "wait_for_request", run_id="web")
+    with Worker(flows.db):
+        wait_for_token(flows, typed, "decide")
+        wait_for_token(flows, web, "web")
+        refused = invoke("hooks", "resume", "decide", '{"approved": "yes"}', "--db", flows.db)
+        assert refused.exit_code == 2
+        assert "does not fit Decision" in refused.stderr
+        assert refused.stdout == ""
+        webhook = invoke("hooks", "resume", "web", "{}", "--db", flows.db)
+        assert webhook.exit_code == 2
+        assert "belongs to a webhook" in webhook.stderr
+        resumed = invoke(
+            "hooks", "resume", "decide", '{"approved": true, "by": "ann"}', "--db", flows.db
+        )
+        assert resumed.exit_code == 0, resumed.stderr
+        result = invoke("runs", "result", typed, "--wait", "--timeout", "30", "--db", flows.db)
+    assert json_out(result) == "ann"
+    assert [e.kind for e in events_of(flows.db, web)].count("hook_received") == 0
 
 
 def test_resume_reports_a_mistyped_option(flows: Flows) -> None:
@@ -400,3 +447,27 @@ def test_retry_refuses_runs_that_did_not_fail(project: Project) -> None:
     missing = invoke("runs", "retry", "ghost", *db)
     assert missing.exit_code == 1
     assert "no run with id 'ghost'" in missing.stderr
+
+
+def test_the_wf_script_checks_a_typed_payload_against_the_project_class(flows: Flows) -> None:
+    # The console script (unlike `python -m`) does not put the current directory on
+    # sys.path by itself; the payload's class lives in the user's project there.
+    script = Path(sys.executable).parent / "wf"
+    typed = start(flows, "wait_for_decision", run_id="typed")
+    env = {k: v for k, v in os.environ.items() if k != "WF_DATABASE_URL"}
+
+    def resume(payload: str) -> subprocess.CompletedProcess[str]:
+        command = [str(script), "hooks", "resume", "decide", payload, "--db", flows.db]
+        return subprocess.run(
+            command, cwd=flows.path, env=env, capture_output=True, text=True, timeout=60
+        )
+
+    with Worker(flows.db):
+        wait_for_token(flows, typed, "decide")
+        refused = resume('{"approved": 1, "by": "ann"}')
+        assert refused.returncode == 2, refused.stderr
+        assert "does not fit Decision" in refused.stderr
+        assert "Traceback" not in refused.stderr
+        accepted = resume('{"approved": true, "by": "ann"}')
+        assert accepted.returncode == 0, accepted.stderr
+        assert accepted.stdout == "typed\n"

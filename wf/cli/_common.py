@@ -9,6 +9,7 @@ import datetime as _dt
 import json
 import os
 import signal
+import sys
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -32,6 +33,7 @@ __all__ = [
     "error_console",
     "fail",
     "format_time",
+    "import_from_project",
     "parse_arg",
     "parse_json",
     "parse_kwargs",
@@ -195,6 +197,18 @@ def parse_kwargs(text: str | None) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise CliError(f'--kwargs must be a JSON object such as \'{{"label": "x"}}\', not {text}')
     return value
+
+
+def import_from_project() -> None:
+    """Import the user's modules as ``python -m`` would: the current directory first on
+    ``sys.path``, through the wf compiler. Every command that runs workflow code, or
+    rebuilds the user's types (results, typed hook payloads), calls this first."""
+    cwd = os.getcwd()
+    if not sys.path or sys.path[0] != cwd:
+        sys.path.insert(0, cwd)
+    import wf
+
+    wf.install_import_hook()
 
 
 def resolve_url(db: str | None) -> str:

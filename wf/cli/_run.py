@@ -30,6 +30,7 @@ from wf.cli._common import (
     cli_errors,
     error_console,
     fail,
+    import_from_project,
     parse_arg,
     parse_kwargs,
     run_async,
@@ -88,18 +89,14 @@ def import_target(target: str) -> tuple[Any, str]:
     Raises :class:`CliError` (usage) for every way the spec can be wrong.
     """
     module_name, qualname = _split_target(target)
-    cwd = os.getcwd()
-    # As `python -m` does: the project in the current directory wins over installed modules.
-    if not sys.path or sys.path[0] != cwd:
-        sys.path.insert(0, cwd)
-    wf.install_import_hook()
+    import_from_project()
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         missing = exc.name or ""
         if missing and (module_name == missing or module_name.startswith(missing + ".")):
             raise CliError(
-                f"no module named {module_name!r} (searched the current directory {cwd}"
+                f"no module named {module_name!r} (searched the current directory {os.getcwd()}"
                 " and sys.path)"
             ) from None
         raise _import_failure(module_name, exc) from None

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import json
-import os
 import sys
 import time
 from typing import Annotated, Any
@@ -30,6 +29,7 @@ from wf.cli._common import (
     database_missing,
     error_console,
     format_time,
+    import_from_project,
     resolve_url,
     run_async,
 )
@@ -377,9 +377,5 @@ def result_command(
             highlight=False,
         )
         raise typer.Exit(EXIT_NOT_FINISHED)
-    # As `wf run` does: rebuild the user's own result types from the project's modules.
-    cwd = os.getcwd()
-    if not sys.path or sys.path[0] != cwd:
-        sys.path.insert(0, cwd)
-    wf.install_import_hook()
+    import_from_project()
     print_outcome(record, "runs result")

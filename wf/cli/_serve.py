@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import os
-import sys
 from typing import Annotated
 
 import typer
 
 import wf
 from wf.cli._app import app
-from wf.cli._common import CliError, DbOption, Interrupted, cli_errors, error_console, run_async
+from wf.cli._common import (
+    CliError,
+    DbOption,
+    Interrupted,
+    cli_errors,
+    error_console,
+    import_from_project,
+    run_async,
+)
 
 __all__ = ["serve_command"]
 
@@ -64,10 +70,7 @@ def serve_command(
     The API has no authentication: keep it on a private address or behind a proxy.
     """
     console = error_console()
-    cwd = os.getcwd()
-    if not sys.path or sys.path[0] != cwd:
-        sys.path.insert(0, cwd)
-    wf.install_import_hook()
+    import_from_project()
     from wf.runtime._http import listen, serving  # Starlette and uvicorn: only for this command
 
     with cli_errors("serve"):

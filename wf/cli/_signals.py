@@ -15,11 +15,13 @@ from wf._errors import HookNotFoundError, RunNotFoundError, StoreError, Workflow
 from wf.cli._app import app
 from wf.cli._common import (
     EXIT_FAILED,
+    EXIT_USAGE,
     CliError,
     DbOption,
     cli_errors,
     database_missing,
     error_console,
+    import_from_project,
     parse_json,
     resolve_url,
     run_async,
@@ -66,7 +68,8 @@ def resume_command(
 
     Exit status: 0 delivered (queued durably for the run), 1 when no live run
     holds the token (never created, or released when its run ended), 2 for
-    usage errors such as a payload that is not JSON.
+    usage errors such as a payload that is not JSON, one a typed hook refuses,
+    or a webhook's token (its requests come over HTTP).
     """
 
     async def main() -> str:
@@ -77,9 +80,14 @@ def resume_command(
                 raise
             except HookNotFoundError as exc:
                 raise CliError(str(exc), EXIT_FAILED) from None
+            except ValueError as exc:  # refused by a typed hook, or a webhook's token
+                raise CliError(str(exc), EXIT_USAGE) from None
+            except WorkflowError as exc:  # a typed hook whose payload type cannot be imported
+                raise CliError(f"{exc} (run wf from your project's directory)") from None
 
     with cli_errors("hooks resume"):
         value = parse_json(payload, "the payload")
+        import_from_project()  # a typed hook checks its payload against the user's class
         _check_database(resolve_url(db), f"no live run holds hook token {token!r}")
         run_id = run_async(main)
     error_console().print(

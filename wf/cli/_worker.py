@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from typing import Annotated
 
 import typer
 
 import wf
 from wf.cli._app import app
-from wf.cli._common import DbOption, Interrupted, cli_errors, error_console, run_async
+from wf.cli._common import (
+    DbOption,
+    Interrupted,
+    cli_errors,
+    error_console,
+    import_from_project,
+    run_async,
+)
 
 __all__ = ["worker_command"]
 
@@ -35,11 +40,7 @@ def worker_command(
     modules are imported from the current directory and sys.path.
     """
     console = error_console()
-    cwd = os.getcwd()
-    # Runs name their workflow by module; find the user's modules like `python -m` would.
-    if not sys.path or sys.path[0] != cwd:
-        sys.path.insert(0, cwd)
-    wf.install_import_hook()
+    import_from_project()
 
     async def main() -> None:
         async with wf.Engine(db, worker=True, concurrency=concurrency) as engine:
