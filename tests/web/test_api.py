@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from typing import Any
 
 import httpx
@@ -145,3 +146,35 @@ async def test_resume_a_typed_hook_through_the_api(served: Served) -> None:
     good = await served.client.post("/api/hooks/typed", json={"approved": True, "by": "ann"})
     assert (good.status_code, good.json()) == (202, {"run_id": run.id})
     assert await run.result(timeout=10) == {"is_decision": True, "by": "ann", "ok": True}
+
+
+async def test_start_at_deadline_and_version_can_be_given_and_are_checked(served: Served) -> None:
+    later = await served.client.post(
+        "/api/runs",
+        json={"workflow": "flows.webhooks:sleeper", "run_id": "later", "start_at": "1h"},
+    )
+    assert later.status_code == 201
+    shown = (await served.client.get("/api/runs/later")).json()["run"]
+    assert shown["status"] == "pending"
+    wake = dt.datetime.fromisoformat(shown["wake_at"])
+    assert dt.timedelta(minutes=59) < wake - dt.datetime.now(dt.UTC) < dt.timedelta(hours=1)
+
+    past = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)).isoformat()
+    late = await served.client.post(
+        "/api/runs", json={"workflow": "flows.webhooks:sleeper", "deadline": past}
+    )
+    assert late.status_code == 201
+    with pytest.raises(wf.RunFailedError, match="deadline"):
+        await served.engine.get_run(late.json()["run_id"]).result(timeout=10)
+
+    for field, value, message in [
+        ("start_at", "2030-01-01T09:00:00", "timezone-aware"),
+        ("start_at", "soon", "soon"),
+        ("deadline", [1], "deadline"),
+        ("version", "", "version must be a non-empty string"),
+    ]:
+        reply = await served.client.post(
+            "/api/runs", json={"workflow": "flows.webhooks:sleeper", field: value}
+        )
+        assert reply.status_code == 422, (field, value, reply.text)
+        assert message in _error(reply)["message"], (field, value, reply.text)

@@ -208,7 +208,10 @@ def _start_time(start_at: Any, now: float, *, what: str = "start_at") -> float:
         return start_at.timestamp()
     from wf.runtime._duration import to_seconds
 
-    return now + to_seconds(start_at)
+    try:
+        return now + to_seconds(start_at)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{what}: {exc}") from None
 
 
 class Run(Generic[T]):

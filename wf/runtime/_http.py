@@ -8,7 +8,9 @@ in an application of one's own. Routes (relative to where it is mounted)::
     ANY  /webhooks/{token}               a webhook request (see wf.create_webhook)
     GET  /api/runs                       runs, newest first (?status=&workflow=&limit=)
     POST /api/runs                       start a run: {"workflow": "module:function",
-                                         "args": [...], "kwargs": {...}, "run_id": ...}
+                                         "args": [...], "kwargs": {...}; optional "run_id",
+                                         "start_at", "deadline" (ISO time or duration),
+                                         "version"}
     GET  /api/runs/{run_id}              a run and its events
     POST /api/runs/{run_id}/cancel       request cancellation
     POST /api/runs/{run_id}/messages/{name}   send a message (the JSON body is the payload)
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as _dt
 import json
 import socket
 import sys
@@ -61,6 +64,22 @@ class ApiError(Exception):
         self.status = status
         self.kind = kind
         self.message = message
+
+
+_START_FIELDS = frozenset(
+    {"workflow", "args", "kwargs", "run_id", "start_at", "deadline", "version"}
+)
+
+
+def _moment(value: Any) -> Any:
+    """``start_at`` / ``deadline`` from JSON: an ISO 8601 time with its offset, or a
+    duration (seconds, or text such as "2h") that ``wf.start`` measures from now."""
+    if isinstance(value, str) and value[:1].isdigit() and "T" in value:
+        try:
+            return _dt.datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    return value
 
 
 def _root(request: HTTPRequest) -> str:
@@ -268,14 +287,15 @@ def asgi_app(
                 400,
                 "bad_request",
                 'the body must be a JSON object: {"workflow": "module:function", "args": [...],'
-                ' "kwargs": {...}, "run_id": "optional"}',
+                ' "kwargs": {...}} (optional: "run_id", "start_at", "deadline", "version")',
             )
-        unknown = sorted(set(spec) - {"workflow", "args", "kwargs", "run_id"})
+        unknown = sorted(set(spec) - _START_FIELDS)
         if unknown:
             raise ApiError(
                 400,
                 "bad_request",
-                f"unknown field(s) {', '.join(unknown)}; accepted: workflow, args, kwargs, run_id",
+                f"unknown field(s) {', '.join(unknown)};"
+                f" accepted: {', '.join(sorted(_START_FIELDS))}",
             )
         fn = server.workflow(spec.get("workflow"))
         args, kwargs = spec.get("args", []), spec.get("kwargs", {})
@@ -283,9 +303,15 @@ def asgi_app(
             raise ApiError(
                 400, "bad_request", '"args" must be a JSON array and "kwargs" a JSON object'
             )
+        options = {
+            "run_id": spec.get("run_id"),
+            "start_at": _moment(spec.get("start_at")),
+            "deadline": _moment(spec.get("deadline")),
+            "version": spec.get("version"),
+        }
         eng = await server.engine()
         try:
-            run = await eng.start(fn, *args, run_id=spec.get("run_id"), **kwargs)
+            run = await eng.start(fn, *args, **options, **kwargs)
         except (TypeError, ValueError) as exc:
             raise ApiError(422, "invalid_input", str(exc)) from None
         record = await eng.store.get_run(run.id)
