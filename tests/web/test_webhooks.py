@@ -203,3 +203,21 @@ async def test_default_tokens_cannot_be_derived_from_a_chosen_run_id(tmp_path: P
             urls.append(webhooks.URLS[run.id])
             await run.cancel()
     assert urls[0] != urls[1]
+
+
+async def test_runs_show_names_each_webhook_request(served: Served, db_url: str) -> None:
+    from typer.testing import CliRunner
+
+    from wf.cli import _register, app
+
+    run = await served.engine.start(webhooks.collect, 1)
+    url = await served.url_of(run)
+    await served.client.put(f"{url}?n=1", content=b"12345")
+    await run.result(timeout=10)
+    _register()
+    command = ["runs", "show", run.id, "--db", db_url]
+    # In a thread: the command runs its own event loop. Wide, so no column is cut.
+    shown = await asyncio.to_thread(CliRunner().invoke, app, command, env={"COLUMNS": "250"})
+    assert shown.exit_code == 0, shown.stderr
+    path = url.removeprefix(served.base_url)
+    assert f"PUT {path}?n=1 (5 bytes)" in shown.stdout.replace("\n", "")

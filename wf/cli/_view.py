@@ -3,6 +3,7 @@ timeline of ``wf runs show``."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from wf.runtime._events import (
     Event,
 )
 from wf.runtime._views import data_value, plain
+
+_REQUEST_TYPE = "wf.runtime._webhooks:Request"  # how the log tags a webhook request
 
 __all__ = [
     "RunView",
@@ -94,6 +97,25 @@ def _clock(timestamp: float, reference: float) -> str:
     return full[11:] if full[:10] == format_time(reference)[:10] else full
 
 
+def _webhook_request(data: str | None) -> str | None:
+    """``POST /webhooks/tok?x=1 (12 bytes)`` for a webhook request, else None."""
+    try:
+        value = json.loads(data or "null")
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or value.get("t") != _REQUEST_TYPE:
+        return None
+    fields = value.get("v")
+    if not isinstance(fields, dict):
+        return None
+    body = fields.get("body")
+    size = len(base64.b64decode(body.get("v", ""))) if isinstance(body, dict) else 0
+    query = fields.get("query") or ""
+    return (
+        f"{fields.get('method')} {fields.get('path')}{'?' + query if query else ''} ({size} bytes)"
+    )
+
+
 def summarize(event: Event) -> str:
     """One short line about what an event says, for the timeline table."""
     value = data_value(event.data)
@@ -116,6 +138,8 @@ def summarize(event: Event) -> str:
         return short(f"attempt {value.get('attempt', '?')}: {error_text(value.get('error'))}", 100)
     if kind == RUN_FAILED:
         return short(error_text(value), 100)
+    if kind == HOOK_RECEIVED and (request := _webhook_request(event.data)) is not None:
+        return short(request, 100)
     if kind == TIMER_SCHEDULED and isinstance(value, dict):
         fire_at = value.get("fire_at")
         if isinstance(fire_at, int | float):
@@ -226,6 +250,9 @@ class RunView:
         if kind == HOOK_CREATED:
             return [f"  hook {event.name}: waiting for a payload"]
         if kind == HOOK_RECEIVED:
+            request = _webhook_request(event.data)
+            if request is not None:
+                return [f"  webhook request {request}"]
             return [f"  hook {event.name}: payload received"]
         if kind == MESSAGE_RECEIVED:
             return [f"  message {event.name!r} received"]
