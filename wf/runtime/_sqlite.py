@@ -433,6 +433,15 @@ class SQLiteStore:
 
     async def claim(self, owner: str, limit: int, now: float, lease: float) -> list[RunRecord]:
         c = self.conn
+        # Most polls find nothing due: a read answers that without taking the write
+        # lock, which every worker process on the file and every commit contends for.
+        due = c.execute(
+            f"SELECT 1 FROM runs WHERE status IN ({_ACTIVE_SQL}) AND wake_at <= ?"
+            f" AND (lease_owner IS NULL OR (lease_expires < ? AND lease_owner != ?)) LIMIT 1",
+            (now, now, owner),
+        ).fetchone()
+        if due is None:
+            return []
         c.execute("BEGIN IMMEDIATE")
         try:
             rows = c.execute(
