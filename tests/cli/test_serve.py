@@ -71,7 +71,7 @@ def test_serve_starts_runs_answers_webhooks_and_stops_cleanly(
                 "/api/runs", json={"workflow": f"{module}:sizes", "args": [2], "run_id": "s1"}
             )
             assert started.status_code == 201, started.text
-            wait_until(url_file.exists, what="the webhook URL")
+            wait_until(lambda: url_file.exists() and url_file.read_text() != "", what="the URL")
             hook_url = url_file.read_text()
             assert hook_url.startswith(f"{base}/webhooks/")
 

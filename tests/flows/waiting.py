@@ -82,3 +82,8 @@ async def typed_approval() -> dict[str, Any]:
         "by": decision.by,
         "ok": decision.approved,
     }
+
+
+async def default_token_free() -> str:
+    "use workflow"
+    return await notify("no token needed")

@@ -266,6 +266,21 @@ class StoreConformance:
         assert sorted(await claim_ids(store, "B", T + 1)) == ["a1", "a2"]
         assert (await run(store, "c1")).lease_owner == "C"
 
+    async def test_a_run_created_for_an_owner_is_leased_to_it_from_the_start(
+        self, store: Store
+    ) -> None:
+        assert await store.create_run("r1", WORKFLOW, "[]", T, T, owner="A", lease_expires=T + 30)
+        record = await run(store, "r1")
+        assert (record.status, record.lease_owner) == ("running", "A")
+        assert [e.kind for e in await store.load_events("r1")] == [RUN_STARTED]
+        assert await claim_ids(store, "B", T + 10) == []  # held
+        assert await store.renew("A", T + 20, 30) == ["r1"]
+        assert await claim_ids(store, "B", T + 40) == []  # renewed until T + 50
+        assert await claim_ids(store, "B", T + 51) == ["r1"]  # expired: taken over
+        # An existing id is not taken over by creating it again for another owner.
+        assert not await store.create_run("r1", WORKFLOW, "[]", T, T, owner="C", lease_expires=T)
+        assert (await run(store, "r1")).lease_owner == "B"
+
     async def test_renew_extends_only_the_owners_leases(self, store: Store) -> None:
         await create(store, "a")
         await claim_ids(store, "A", T, lease=30)

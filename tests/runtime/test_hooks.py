@@ -213,3 +213,18 @@ async def test_a_message_to_an_evicted_run_is_delivered_once(db_url: str) -> Non
         kinds = [e.kind async for e in run.events()]
         assert kinds.count("message_received") == 1
         await run.cancel()
+
+
+async def test_a_worker_runs_what_it_starts_itself_only_while_it_has_room(db_url: str) -> None:
+    async with wf.Engine(db_url, poll_interval=0.02, concurrency=1, evict_after=30) as engine:
+        first = await engine.start(waiting.collect_three)
+        assert engine.holds(first.id)  # taken at once: no claim, no poll
+        # Full (the first run waits in memory): the second is left for when there is room.
+        second = await engine.start(waiting.default_token_free)
+        assert not engine.holds(second.id)
+        assert await second.status() == "pending"
+        await resume_when_held(engine, "collect", "a")  # once its token is durable
+        for payload in ("b", "c"):
+            await engine.resume_hook("collect", payload)
+        assert await first.result(timeout=10) == ["a", "b", "c"]
+        assert await second.result(timeout=10) == "sent no token needed"

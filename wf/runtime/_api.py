@@ -105,13 +105,27 @@ class Engine(EngineCore):
             raise ValueError(f"run_id must be a non-empty string, not {run_id!r}")
         wake_at = _start_time(start_at, now)
         await self.open()
-        created = await self.store.create_run(run_id, workflow_id, payload, now, wake_at)
+        # A worker with room runs a run due now itself: created leased to it, so no
+        # claim, log read or poll stands between the start and the first step.
+        adopt = self.worker and start_at is None and not self._closing and self.has_room()
+        created = await self.store.create_run(
+            run_id,
+            workflow_id,
+            payload,
+            now,
+            wake_at,
+            owner=self.worker_id if adopt else None,
+            lease_expires=self.clock.now() + self.lease if adopt else None,
+        )
         if not created:
             existing = await self.store.get_run(run_id)
             if existing is not None and existing.workflow_id != workflow_id:
                 raise WorkflowError(
                     f"run id {run_id!r} is already used by a run of {existing.workflow_id}"
                 )
+        elif adopt:
+            await self.adopt_new_run(run_id, workflow_id, payload, now)
+            return Run(self, run_id)
         self.poke()
         return Run(self, run_id)
 

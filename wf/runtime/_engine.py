@@ -179,6 +179,10 @@ class EngineCore(WorkerMixin):
             return True
         return any(live.steps or live.undelivered or live.resuming for live in self._runs.values())
 
+    def has_room(self) -> bool:
+        """Whether the worker may take one more run into memory."""
+        return len(self._runs) < self.concurrency
+
     def holds(self, run_id: str) -> bool:
         """Whether this engine is executing the run now (and will notify its waiters)."""
         return run_id in self._runs

@@ -219,15 +219,25 @@ class SQLiteStore:
     # -- writes --------------------------------------------------------------------
 
     async def create_run(
-        self, run_id: str, workflow_id: str, input: str, now: float, wake_at: float
+        self,
+        run_id: str,
+        workflow_id: str,
+        input: str,
+        now: float,
+        wake_at: float,
+        *,
+        owner: str | None = None,
+        lease_expires: float | None = None,
     ) -> bool:
         c = self.conn
+        status = "pending" if owner is None else "running"
         c.execute("BEGIN IMMEDIATE")
         try:
             cur = c.execute(
                 "INSERT OR IGNORE INTO runs (run_id, workflow_id, status, input, created_at,"
-                " updated_at, wake_at) VALUES (?, ?, 'pending', ?, ?, ?, ?)",
-                (run_id, workflow_id, input, now, now, wake_at),
+                " updated_at, wake_at, lease_owner, lease_expires)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, workflow_id, status, input, now, now, wake_at, owner, lease_expires),
             )
             created = cur.rowcount == 1
             if created:

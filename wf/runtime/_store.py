@@ -115,9 +115,19 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
     async def create_run(
-        self, run_id: str, workflow_id: str, input: str, now: float, wake_at: float
+        self,
+        run_id: str,
+        workflow_id: str,
+        input: str,
+        now: float,
+        wake_at: float,
+        *,
+        owner: str | None = None,
+        lease_expires: float | None = None,
     ) -> bool:
-        """Insert a pending run and its ``run_started`` event; False if the id exists."""
+        """Insert a pending run and its ``run_started`` event; False if the id exists.
+        With ``owner`` the run is created ``running`` and leased to it until
+        ``lease_expires`` (a worker starting a run it executes at once)."""
         ...
 
     async def commit(self, commit: Commit, owner: str, *, verify_owner: bool = True) -> list[str]:

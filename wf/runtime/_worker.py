@@ -23,6 +23,7 @@ from wf.runtime._events import (
     CHILD_FINISHED,
     HOOK_RECEIVED,
     MESSAGE_RECEIVED,
+    RUN_STARTED,
     Event,
 )
 from wf.runtime._live import Live, pid_alive
@@ -58,6 +59,8 @@ class _Engine(Protocol):
         self, live: Live, kind: str, cid: int | None, name: str | None, data: str | None
     ) -> Event: ...
     async def _claim_some(self) -> int: ...
+    async def _resume(self, record: RunRecord, events: list[Event]) -> None: ...
+    async def _cannot_resume(self, run_id: str, exc: Exception) -> None: ...
     async def _read_inbox(self) -> None: ...
     async def _reap_dead_owners(self) -> None: ...
 
@@ -100,19 +103,10 @@ class WorkerMixin:
                 continue
             try:
                 events = await self.store.load_events(record.run_id)
-                self._activate(record, events)
             except Exception as exc:
-                log.exception("wf: cannot resume run %s", record.run_id)
-                live = self._runs.pop(record.run_id, None)
-                if live is not None:
-                    self._forget(live)
-                await self.store.fail_run(
-                    record.run_id,
-                    self.worker_id,
-                    _serde.dumps(_serde.encode_exception(exc)),
-                )
-                self._after.append(functools.partial(self._notify, record.run_id))
-                self._kick()
+                await self._cannot_resume(record.run_id, exc)
+                continue
+            await self._resume(record, events)
         await self._read_inbox()
         for record in records:
             live = self._runs.get(record.run_id)
@@ -120,6 +114,50 @@ class WorkerMixin:
                 live.resuming = False
                 self._maybe_evict(live)
         return len(records)
+
+    async def _resume(self: _Engine, record: RunRecord, events: list[Event]) -> None:
+        """Bring a run this worker holds into memory and replay it from ``events``."""
+        try:
+            self._activate(record, events)
+        except Exception as exc:
+            await self._cannot_resume(record.run_id, exc)
+
+    async def _cannot_resume(self: _Engine, run_id: str, exc: Exception) -> None:
+        # Its code or its log cannot be used (module gone, corrupt input): failing it
+        # says so, instead of handing it from worker to worker forever.
+        log.exception("wf: cannot resume run %s", run_id)
+        live = self._runs.pop(run_id, None)
+        if live is not None:
+            self._forget(live)
+        await self.store.fail_run(
+            run_id, self.worker_id, _serde.dumps(_serde.encode_exception(exc))
+        )
+        self._after.append(functools.partial(self._notify, run_id))
+        self._kick()
+
+    async def adopt_new_run(
+        self: _Engine, run_id: str, workflow_id: str, payload: str, created_at: float
+    ) -> None:
+        """Run a run this engine just created already leased to itself (``Engine.start``
+        with room to spare): no claim, no log to load, no wait for the next poll."""
+        record = RunRecord(
+            run_id,
+            workflow_id,
+            "running",
+            payload,
+            None,
+            None,
+            created_at,
+            created_at,
+            created_at,
+            self.worker_id,
+            1,
+        )
+        await self._resume(record, [Event(0, RUN_STARTED, None, workflow_id, payload, created_at)])
+        live = self._runs.get(run_id)
+        if live is not None and live.resuming:
+            live.resuming = False  # a new run has nothing in its inbox yet
+            self._maybe_evict(live)
 
     async def _read_inbox(self: _Engine) -> None:
         items = await self.store.inbox(self.worker_id)
