@@ -27,4 +27,3 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project
     for name in set(sys.modules) - before:
         if name.startswith(("wfcli_", "wfextra_")):
             del sys.modules[name]
-

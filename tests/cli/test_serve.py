@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from wfcli_support import Project, invoke, wait_until, wf_process
+from wfcli_support import Project, invoke, serve_process, wait_until
 
 SERVED = """\
 import wf
@@ -37,16 +37,6 @@ async def sizes(count: int) -> list:
 """
 
 
-def _serve(project: Project, *args: str) -> tuple[subprocess.Popen[str], str]:
-    proc = wf_process(project, "serve", *args, "--db", project.db, "--port", "0")
-    line = proc.stderr.readline() if proc.stderr is not None else ""
-    if not line.startswith("wf serve: listening on "):
-        proc.kill()
-        _out, err = proc.communicate()
-        raise AssertionError(f"wf serve did not start: {line}{err}")
-    return proc, line.split()[4]
-
-
 def _stop(proc: subprocess.Popen[str], signum: int = signal.SIGTERM) -> str:
     try:
         proc.send_signal(signum)
@@ -64,7 +54,7 @@ def test_serve_starts_runs_answers_webhooks_and_stops_cleanly(
 ) -> None:
     url_file = tmp_path / "webhook-url.txt"
     module = project.write_module("wfcli_served", SERVED.format(url_file=str(url_file)))
-    proc, base = _serve(project, module)
+    proc, base = serve_process(project, module)
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
             started = client.post(

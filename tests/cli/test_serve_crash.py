@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import httpx
-from wfcli_support import Project, wait_until, wf_process
+from wfcli_support import Project, serve_process, wait_until
 
 FLOWS = """\
 import wf
@@ -35,15 +35,6 @@ async def intake(count: int) -> list:
 """
 
 
-def _serve(project: Project, module: str, port: int) -> tuple[subprocess.Popen[str], str]:
-    proc = wf_process(project, "serve", module, "--db", project.db, "--port", str(port))
-    line = proc.stderr.readline() if proc.stderr is not None else ""
-    if not line.startswith("wf serve: listening on "):
-        proc.kill()
-        raise AssertionError(f"wf serve did not start: {line}{proc.communicate()[1]}")
-    return proc, line.split()[4]
-
-
 def _kill(proc: subprocess.Popen[str]) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
@@ -56,7 +47,7 @@ def test_requests_answered_202_survive_a_sigkill_of_the_server(
     module = project.write_module(
         "wfcli_intake", FLOWS.format(url_file=str(url_file), log=str(log))
     )
-    first, base = _serve(project, module, 0)
+    first, base = serve_process(project, module)
     port = int(base.rsplit(":", 1)[1])
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
@@ -73,7 +64,7 @@ def test_requests_answered_202_survive_a_sigkill_of_the_server(
     finally:
         _kill(first)
 
-    second, base = _serve(project, module, port)  # same URL: the webhook's token stays
+    second, base = serve_process(project, module, port=port)  # same URL: the webhook's token stays
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
             for n in range(3, 6):

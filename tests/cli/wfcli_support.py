@@ -131,6 +131,17 @@ def wf_process(project: Project, *args: str) -> subprocess.Popen[str]:
     )
 
 
+def serve_process(project: Project, *args: str, port: int = 0) -> tuple[subprocess.Popen[str], str]:
+    """``wf serve ARGS`` on the project's database; the process and the URL it serves."""
+    proc = wf_process(project, "serve", *args, "--db", project.db, "--port", str(port))
+    line = proc.stderr.readline() if proc.stderr is not None else ""
+    if not line.startswith("wf serve: listening on "):
+        proc.kill()
+        _out, err = proc.communicate()
+        raise AssertionError(f"wf serve did not start: {line}{err}")
+    return proc, line.split()[4]
+
+
 def with_engine(db: str, use: Callable[[wf.Engine], Any]) -> Any:
     """Run ``await use(engine)`` on an engine that only observes (no worker)."""
 
