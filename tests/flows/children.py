@@ -60,3 +60,21 @@ async def delayed_child() -> str:
     "use workflow"
     handle = await wf.start(child, 4, start_at="1 day")
     return str(await handle.result())
+
+
+async def start_from_step(x: int) -> str:
+    "use step"
+    # A step starting a top-level run: the worker's engine takes it (and may run it at once).
+    run = await wf.start(child, x)
+    return run.id
+
+
+async def result_from_step(run_id: str) -> Any:
+    "use step"
+    return await wf.get_run(run_id).result(timeout=20)
+
+
+async def starts_a_run_from_a_step(x: int) -> Any:
+    "use workflow"
+    run_id = await start_from_step(x)
+    return {"run_id": run_id, "value": await result_from_step(run_id)}

@@ -62,3 +62,12 @@ async def test_a_delayed_child_starts_when_its_time_comes() -> None:
         assert await child.status() == "pending"
         await env.advance("1 hour")
         assert await run.result(timeout=10) == "8"
+
+
+async def test_a_step_may_start_a_top_level_run_on_its_workers_engine(engine: wf.Engine) -> None:
+    run = await engine.start(children.starts_a_run_from_a_step, 4)
+    result = await run.result(timeout=20)
+    assert result["value"] == 8
+    started = engine.get_run(result["run_id"])
+    assert await started.status() == "completed"
+    assert children.CALLS == {"child 4": 1}
