@@ -639,8 +639,9 @@ class EngineCore(WorkerMixin):
         now = self.clock.now()
         if next_wake is not None and next_wake - now <= self.evict_after:
             return
-        status = "waiting" if next_wake is None or ctx.listening() else "sleeping"
-        if ctx.listening() and self.evict_after > 0 and not live.park_over:
+        listening = ctx.listening()
+        status = "waiting" if next_wake is None or listening else "sleeping"
+        if listening and self.evict_after > 0 and not live.park_over:
             # More payloads may follow soon (a webhook's requests, a message loop):
             # stay in memory, shown as waiting, and evict only after evict_after quiet.
             if live.parked is None:

@@ -147,23 +147,26 @@ class _Server:
                 )
             return listed
         module_name, _, qualname = workflow_id.partition(":")
-        module = sys.modules.get(module_name)
-        obj: Any = module
+        obj: Any = sys.modules.get(module_name)
         for part in qualname.split("."):
             obj = getattr(obj, part, None)
-        try:
-            if obj is None:
-                raise WorkflowError("no such function")
-            workflow_id_of(obj)
-        except WorkflowError:
+        if obj is None or not _is_workflow(obj):
             raise ApiError(
                 404,
                 "unknown_workflow",
                 f"no workflow {workflow_id} is loaded in this server (start `wf serve` with"
                 " its module, e.g. `wf serve package.module`)",
-            ) from None
+            )
         fn: Callable[..., Any] = obj
         return fn
+
+
+def _is_workflow(obj: Any) -> bool:
+    try:
+        workflow_id_of(obj)
+    except WorkflowError:
+        return False
+    return True
 
 
 async def _json_body(request: HTTPRequest, max_body: int) -> Any:
