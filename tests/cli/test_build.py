@@ -149,3 +149,33 @@ def test_help_describes_the_options() -> None:
     result = invoke("--help")
     assert result.exit_code == 0
     assert "--output" in result.stdout and "--check" in result.stdout
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    ("sources", "out", "relation"),
+    [
+        (["shop/flows.py"], ".", "contains the source"),  # wf build flows.py -o .
+        (["shop"], "shop", "is the source"),  # wf build src -o src
+        (["."], "{tree}", "is the source"),  # wf build . -o $PWD
+        (["shop"], "{tree}/shop/../shop/", "is the source"),
+        (["shop"], "shop/build", "lies inside the source"),
+        (["."], "build", "lies inside the source"),
+        (["shop"], "..", "contains the source"),
+    ],
+)
+def test_output_overlapping_a_source_is_refused_and_the_sources_are_untouched(
+    tree: Path, monkeypatch: pytest.MonkeyPatch, sources: list[str], out: str, relation: str
+) -> None:
+    monkeypatch.chdir(tree)
+    before = _snapshot(tree.parent)
+    result = invoke(*sources, "-o", out.format(tree=tree))
+    assert result.exit_code == 2
+    assert relation in result.stderr
+    assert result.stderr.startswith("wf build: the output directory")
+    assert result.stderr.count("\n") == 1  # one line, no traceback
+    assert result.stdout == ""
+    assert _snapshot(tree.parent) == before

@@ -22,7 +22,7 @@ def test_module_names_follow_packages(tmp_path: Path) -> None:
     assert module_name(tmp_path / "loose.py") == "loose"
 
 
-def test_skips_caches_hidden_dirs_venvs_and_the_output(tmp_path: Path) -> None:
+def test_skips_caches_hidden_dirs_and_venvs(tmp_path: Path) -> None:
     src = tmp_path / "src"
     for directory in ("__pycache__", ".git", "venv", "pkg"):
         (src / directory).mkdir(parents=True)
@@ -30,14 +30,84 @@ def test_skips_caches_hidden_dirs_venvs_and_the_output(tmp_path: Path) -> None:
     (src / ".git" / "y.py").write_text("")
     (src / "venv" / "pyvenv.cfg").write_text("")
     (src / "pkg" / "z.py").write_text('async def s():\n    "use step"\n')
-    out = src / "build"
-    first = build_tree([src], out)
-    assert [p.name for p in first.compiled] == ["z.py"]
-    assert first.copied == []
-    second = build_tree([src], out)  # the output inside the source is not read back
-    assert [p.name for p in second.compiled] == ["z.py"]
+    out = tmp_path / "build"
+    result = build_tree([src], out)
+    assert [p.name for p in result.compiled] == ["z.py"]
+    assert result.copied == []
     assert (out / "z.py").is_file()  # pkg/ is not a package: z is a top-level module
     assert (out / "wf-manifest.json").is_file()
+
+
+STEP = 'async def s():\n    "use step"\n    return 1\n'
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``proj/flows.py`` and a package ``proj/pkg`` of a step and a data file; cwd ``proj``."""
+    root = tmp_path / "proj"
+    (root / "pkg").mkdir(parents=True)
+    (root / "flows.py").write_text(STEP)
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "steps.py").write_text(STEP)
+    (root / "pkg" / "data.json").write_text("{}\n")
+    monkeypatch.chdir(root)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("sources", "out", "relation"),
+    [
+        (["flows.py"], ".", "contains the source"),  # the file would be compiled onto itself
+        (["pkg"], "pkg", "is the source"),
+        (["pkg"], "{root}/pkg", "is the source"),  # absolute, as with -o $PWD/pkg
+        (["."], "{root}", "is the source"),
+        (["pkg"], "../proj/pkg/../pkg", "is the source"),
+        (["pkg"], "pkg/build", "lies inside the source"),
+        (["."], "out", "lies inside the source"),
+        (["pkg/steps.py"], ".", "contains the source"),  # pkg/steps.py would land on itself
+        (["pkg"], "..", "contains the source"),
+        (["pkg", "flows.py"], "{tmp}", "contains the source"),  # the second source counts too
+    ],
+)
+def test_an_output_overlapping_a_source_is_refused_before_anything_is_written(
+    project: Path, sources: list[str], out: str, relation: str
+) -> None:
+    before = _snapshot(project.parent)
+    target = out.format(root=project, tmp=project.parent)
+    with pytest.raises(BuildInputError, match=relation):
+        build_tree(sources, target)
+    with pytest.raises(BuildInputError, match=relation):
+        build_tree(sources, target, check=True)  # the same command without --check would
+    assert _snapshot(project.parent) == before
+
+
+def test_an_output_reached_through_a_symlink_is_resolved(project: Path, tmp_path: Path) -> None:
+    link = tmp_path / "link"
+    link.symlink_to(project / "pkg", target_is_directory=True)
+    before = _snapshot(project)
+    with pytest.raises(BuildInputError, match="is the source"):
+        build_tree([project / "pkg"], link)
+    with pytest.raises(BuildInputError, match="lies inside the source"):
+        build_tree([link], project / "pkg" / "out")
+    assert _snapshot(project) == before
+
+
+def test_a_destination_linked_to_a_source_file_is_not_written_over(
+    project: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    (out / "pkg").mkdir(parents=True)
+    (out / "pkg" / "steps.py").symlink_to(project / "pkg" / "steps.py")
+    (out / "flows.py").hardlink_to(project / "flows.py")
+    before = _snapshot(project)
+    with pytest.raises(BuildInputError, match="refusing to overwrite"):
+        build_tree([project / "pkg", project / "flows.py"], out)
+    assert _snapshot(project) == before
+    assert not (out / "wf-manifest.json").exists()
 
 
 def test_encoding_is_kept(tmp_path: Path) -> None:

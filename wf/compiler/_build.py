@@ -65,7 +65,7 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def _walk(source: Path, skip: Path | None) -> Iterator[Path]:
+def _walk(source: Path) -> Iterator[Path]:
     if source.is_file():
         yield source
         return
@@ -77,11 +77,56 @@ def _walk(source: Path, skip: Path | None) -> Iterator[Path]:
             if not name.startswith(".")
             and name != "__pycache__"
             and not (here / name / "pyvenv.cfg").exists()
-            and (skip is None or (here / name).resolve() != skip)
         )
         for name in sorted(files):
             if not name.endswith(_SKIPPED_SUFFIXES):
                 yield here / name
+
+
+def _refuse_overlap(output: Path, sources: Sequence[Path]) -> None:
+    """Refuse an output directory that is, contains or lies inside a source.
+
+    Such a build would write over the files it reads (``wf build flows.py -o .``
+    replaced the module with its compiled form) or read back its own output.
+    Paths are resolved first, so ``.``, ``$PWD``, ``../x`` and symlinks are caught.
+    """
+    target = output.resolve()
+    for source in sources:
+        resolved = source.resolve()
+        if target == resolved:
+            relation = "is the source"
+        elif resolved.is_relative_to(target):
+            relation = "contains the source"
+        elif target.is_relative_to(resolved):
+            relation = "lies inside the source"
+        else:
+            continue
+        raise BuildInputError(
+            f"the output directory '{output}' {relation} '{source}': choose one outside"
+            " every source (a build never writes where it reads)"
+        )
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
+
+
+def _refuse_overwriting_sources(output: Path, planned: Sequence[_Planned]) -> None:
+    """Refuse to write any file onto one that is read, through a symlink or a hard link
+    that the path checks of :func:`_refuse_overlap` cannot see."""
+    read = {_file_id(item.source) for item in planned} - {None}
+    destinations = [output / item.relative for item in planned]
+    destinations.append(output / MANIFEST_NAME)
+    for destination in destinations:
+        if _file_id(destination) in read:
+            raise BuildInputError(
+                f"{destination} is a source file (a link to it); refusing to overwrite it:"
+                " choose an output directory outside every source"
+            )
 
 
 def _compile_file(path: Path, relative: Path, result: BuildResult) -> bytes | None:
@@ -122,16 +167,21 @@ def build_tree(
         raise BuildInputError("no sources given")
     if out is None and not check:
         raise BuildInputError("an output directory is required (or use check mode)")
-    output = None if out is None else Path(out)
-    if output is not None and output.exists() and not output.is_dir():
-        raise BuildInputError(f"output {output} exists and is not a directory")
-    skip = None if output is None else output.resolve()
-    result = BuildResult()
-    planned: dict[Path, _Planned] = {}
-    for source in map(Path, sources):
+    roots = [Path(source) for source in sources]
+    for source in roots:
         if not source.exists():
             raise BuildInputError(f"no such file or directory: {source}")
-        for path in _walk(source, skip):
+    output = None if out is None else Path(out)
+    if output is not None:
+        # Checked before reading or writing anything, in check mode too: the
+        # same command without --check would destroy the sources.
+        _refuse_overlap(output, roots)
+        if output.exists() and not output.is_dir():
+            raise BuildInputError(f"output {output} exists and is not a directory")
+    result = BuildResult()
+    planned: dict[Path, _Planned] = {}
+    for source in roots:
+        for path in _walk(source):
             relative = path.absolute().relative_to(_import_root(path.absolute().parent))
             previous = planned.get(relative)
             if previous is not None and previous.source.resolve() != path.resolve():
@@ -150,6 +200,7 @@ def build_tree(
     result.manifest.sort(key=lambda e: (e.file, e.line))
     if check or result.errors or output is None:
         return result
+    _refuse_overwriting_sources(output, list(planned.values()))
     for item in planned.values():
         destination = output / item.relative
         destination.parent.mkdir(parents=True, exist_ok=True)
