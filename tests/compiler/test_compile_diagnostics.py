@@ -435,6 +435,29 @@ def test_syntax_error_is_wf000() -> None:
     assert (d.code, d.line) == ("WF000", 1)
 
 
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        # Python's bare "invalid syntax" once, then what it points at.
+        ('async def f(:\n    "use step"\n', "m.py:1:13: WF000 invalid syntax at ':'"),
+        (
+            'async def f():\n    "use step"\n    return a b\n',
+            "m.py:3:14: WF000 invalid syntax at 'b'",
+        ),
+        # A specific message is given as Python words it.
+        ('async def f()\n    "use step"\n', "m.py:1:14: WF000 invalid syntax: expected ':'"),
+        (
+            'async def f():\n    "use step"\n    return (1\n',
+            "m.py:3:12: WF000 invalid syntax: '(' was never closed",
+        ),
+    ],
+)
+def test_syntax_error_message_says_what_python_reports_once(source: str, expected: str) -> None:
+    (d,) = diagnose(source)
+    assert str(d) == expected
+    assert "invalid syntax: invalid syntax" not in str(d)
+
+
 def test_only_exact_directives_count() -> None:
     assert diagnose('async def f():\n    "use step "\n')[0].code == "WF003"
     assert diagnose('async def f():\n    b"use step"\n') == []

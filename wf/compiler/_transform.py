@@ -643,9 +643,27 @@ class _Compiler(cst.CSTTransformer):
 
 
 def _syntax_error(path: str, error: SyntaxError) -> Diagnostic:
-    return Diagnostic(
-        path, error.lineno or 1, error.offset or 1, "WF000", f"invalid syntax: {error.msg}"
-    )
+    message = error.msg or "invalid syntax"
+    if message == "invalid syntax":
+        # Python's bare message says no more than the code does; the text it
+        # points at does (the position is already in the diagnostic's prefix).
+        offending = _offending_text(error)
+        if offending:
+            message += f" at {offending!r}"
+    else:
+        message = f"invalid syntax: {message}"
+    return Diagnostic(path, error.lineno or 1, error.offset or 1, "WF000", message)
+
+
+def _offending_text(error: SyntaxError) -> str:
+    """The source text a syntax error points at, or "" when it does not point at any."""
+    if not error.text or not error.offset or error.offset < 1:
+        return ""
+    start = error.offset - 1
+    end = start + 1
+    if error.end_lineno == error.lineno and error.end_offset and error.end_offset > end:
+        end = error.end_offset - 1
+    return error.text[start:end].strip()[:40]
 
 
 def compile_source(source: str, *, module: str, path: str) -> CompileResult:
