@@ -49,8 +49,8 @@ def test_every_spelling_of_every_unit(unit: str, spelling: str) -> None:
         (".5s", dt.timedelta(milliseconds=500)),
         ("0.25 ms", dt.timedelta(microseconds=250)),
         ("7 days", dt.timedelta(days=7)),
-        ("  30s  ", dt.timedelta(seconds=30)),
-        ("\t10 MIN\n", dt.timedelta(minutes=10)),
+        ("30 s", dt.timedelta(seconds=30)),
+        ("10\tMIN", dt.timedelta(minutes=10)),
         ("1.s", dt.timedelta(seconds=1)),
         ("0s", dt.timedelta(0)),
         ("1.1h", dt.timedelta(seconds=3960)),
@@ -73,7 +73,7 @@ def test_m_is_minutes_and_mo_is_months() -> None:
 
 def test_negative_via_parse_duration() -> None:
     assert parse_duration("-5s") == dt.timedelta(seconds=-5)
-    assert parse_duration(" -1.5 h") == -dt.timedelta(hours=1.5)
+    assert parse_duration("-1.5 h") == -dt.timedelta(hours=1.5)
     assert parse_duration("-0s") == dt.timedelta(0)
 
 
@@ -88,6 +88,23 @@ def test_bad_strings(text: str) -> None:
     assert f"invalid duration {text!r}" in message
     assert "a number followed by a unit (ms, s, m, h, d, w, mo, y" in message
     assert "bare numbers are seconds only when passed as int or float" in message
+
+
+@pytest.mark.parametrize("text", [" 5s", "5s ", "  30s  ", "\t10 MIN\n", " -1.5 h", "5s\n"])
+def test_leading_or_trailing_whitespace_is_refused(text: str) -> None:
+    with pytest.raises(ValueError) as info:
+        parse_duration(text)
+    message = str(info.value)
+    assert f"invalid duration {text!r}: leading or trailing whitespace is not accepted" in message
+    assert "a number followed by a unit (ms, s, m, h, d, w, mo, y" in message
+
+
+@pytest.mark.parametrize("text", ["1e400s", "1e400", "9" * 400 + "s", "20000000y"])
+def test_overflowing_durations_are_a_value_error(text: str) -> None:
+    with pytest.raises(ValueError, match=f"invalid duration {text!r}"):
+        parse_duration(text)
+    with pytest.raises(ValueError, match=f"invalid duration {text!r}"):
+        to_seconds(text)
 
 
 def test_too_long() -> None:

@@ -36,9 +36,9 @@ for _spellings, _seconds in (
 del _spellings, _seconds, _spelling
 
 # Only ASCII digits: str.isdigit-style Unicode digits would let odd input through.
-_PATTERN = re.compile(
-    r"\s*(-?)((?:[0-9]+(?:\.[0-9]*)?)|(?:\.[0-9]+))[ \t]*([a-zA-Z]+)\s*", re.ASCII
-)
+# No whitespace around the duration: " 5s" is refused like "5s5s", so a value read
+# from a file or a form must be stripped on purpose, not by accident.
+_PATTERN = re.compile(r"(-?)((?:[0-9]+(?:\.[0-9]*)?)|(?:\.[0-9]+))[ \t]*([a-zA-Z]+)", re.ASCII)
 
 ACCEPTED_FORMS = (
     'a number followed by a unit (ms, s, m, h, d, w, mo, y — e.g. "30s", "1.5h", "7 days")'
@@ -63,7 +63,11 @@ def parse_duration(text: str) -> _dt.timedelta:
     match = _PATTERN.fullmatch(text)
     unit = _UNITS.get(match.group(3).lower()) if match else None
     if match is None or unit is None:
-        raise ValueError(f"invalid duration {text!r}: expected {ACCEPTED_FORMS}; {_BARE_NUMBERS}")
+        spaced = text != text.strip() and _PATTERN.fullmatch(text.strip()) is not None
+        why = "leading or trailing whitespace is not accepted; " if spaced else ""
+        raise ValueError(
+            f"invalid duration {text!r}: {why}expected {ACCEPTED_FORMS}; {_BARE_NUMBERS}"
+        )
     seconds = Decimal(match.group(2)) * unit
     if seconds > _MAX_SECONDS:
         raise ValueError(
