@@ -54,3 +54,40 @@ async def order_flow_shorter(order: dict[str, object]) -> dict[str, object]:
     # A later edit that dropped the shipping step: the log holds an operation the code lacks.
     valid = await validate(order)
     return {"id": valid["id"]}
+
+
+async def fan_in(order: dict[str, object]) -> dict[str, object]:
+    "use workflow"
+    # Both charges finish in one tick, so one commit records both completions; the
+    # winner's delivery issues the shipping step while the other is undelivered.
+    payment = await wf.race(charge(str(order["id"]), 1), charge(str(order["id"]), 1))
+    tracking = await ship(str(order["id"]))
+    return {"payment": payment, "tracking": tracking}
+
+
+async def twin_timers(order: dict[str, object]) -> dict[str, object]:
+    "use workflow"
+    # Two timers due at the same moment fire in one tick, recorded by one commit.
+    await wf.race(wf.sleep("10ms"), wf.sleep("10ms"))
+    tracking = await ship(str(order["id"]))
+    return {"tracking": tracking}
+
+
+async def order_flow_broken(order: dict[str, object]) -> dict[str, object]:
+    "use workflow"
+    # A later edit of order_flow that raises once the first step's result is back.
+    valid = await validate(order)
+    reserved = await reserve(valid.items_list)  # type: ignore[attr-defined]
+    return {"reserved": reserved}
+
+
+async def mapped(items: list[int]) -> list[str]:
+    "use workflow"
+    return await wf.map(items, ship, concurrency=2)
+
+
+async def mapped_changed(items: list[int]) -> list[int]:
+    "use workflow"
+    # A later edit of mapped that reserves instead of shipping: its steps are
+    # issued by wf.map, so the user's line is the wf.map call below.
+    return await wf.map(items, reserve, concurrency=2)

@@ -36,6 +36,18 @@ async def shape(program: list[list[Any]]) -> list[Any]:
             out.append(list(await asyncio.gather(*(echo(v) for v in arg))))
         elif op == "race":
             out.append(await wf.race(echo(arg), wf.sleep("30s")))
+        elif op == "race2":
+            # Both steps finish in one tick, so one commit holds both completions;
+            # the winner's delivery issues the next operation before the loser's.
+            out.append(await wf.race(echo(arg), echo(arg)))
+        elif op == "map":
+            # Each completion frees a slot that issues the next item's step while
+            # other completions of the same commit are still undelivered.
+            out.append(await wf.map(arg, echo, concurrency=2))
+        elif op == "timers":
+            # Two timers due at the same moment fire in one tick.
+            await wf.race(wf.sleep(arg / 1000), wf.sleep(arg / 1000))
+            out.append("timers")
         elif op == "sleep":
             await wf.sleep(arg / 1000)
             out.append("slept")

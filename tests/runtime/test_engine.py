@@ -311,3 +311,18 @@ async def test_asyncio_wait_in_a_workflow_is_deterministic(db_url: str) -> None:
     for _ in range(3):
         assert replayed_result(run.id, basic.wait_flow, events) == result
     assert result == ["a", "b", "c"]
+
+
+async def test_closing_an_engine_mid_flight_is_quiet_and_the_run_resumes(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("WARNING", logger="wf")
+    async with wf.Engine(db_url, poll_interval=0.02) as first:
+        run = await first.start(basic.race_flow, 0.3, "10s")
+        while basic.CALLS["slow"] == 0:
+            await asyncio.sleep(0.005)
+    # Callbacks the closed engine had scheduled get their turn: none may touch the store.
+    await asyncio.sleep(0.2)
+    assert [r.getMessage() for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []
+    async with wf.Engine(db_url, poll_interval=0.02) as second:
+        assert await second.get_run(run.id).result(timeout=10) == "step"

@@ -13,7 +13,7 @@ import asyncio
 import tempfile
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import wf
@@ -39,6 +39,9 @@ operation = st.one_of(
     st.tuples(st.just("retry"), values),
     st.tuples(st.just("timeout"), st.integers(min_value=1, max_value=5)),
     st.tuples(st.just("progress"), values),
+    st.tuples(st.just("race2"), values),
+    st.tuples(st.just("map"), st.lists(values, min_size=1, max_size=5)),
+    st.tuples(st.just("timers"), st.integers(min_value=0, max_value=5)),
 ).map(list)
 programs = st.lists(operation, min_size=1, max_size=6)
 
@@ -57,6 +60,9 @@ def expected(program: list[list[Any]]) -> list[Any]:
                 "retry": lambda a: a + 1,
                 "timeout": lambda a: "timeout",
                 "progress": lambda a: "noted",
+                "race2": lambda a: a * 10,
+                "map": lambda a: [v * 10 for v in a],
+                "timers": lambda a: "timers",
             }[op](arg)
         )
     return out
@@ -119,8 +125,13 @@ async def check(program: list[list[Any]]) -> None:
                 assert signature(resumed) == signature(log), run_id
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(programs)
+# The shapes a crash used to fail for good: one commit holding several completions
+# (or fired timers) whose first delivery issues the next operation.
+@example([["race2", 1], ["step", 2]])
+@example([["timers", 1], ["step", 2]])
+@example([["map", [1, 2, 3, 4, 5]], ["step", 2]])
 def test_replay_from_any_prefix_reaches_the_same_result_and_log(
     program: list[list[Any]],
 ) -> None:

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 import wf
+from flows import replay as replay_flows
 from flows.seeding import seed_run
 from wf.runtime import _serde
 from wf.runtime._context import RunContext
-from wf.runtime._events import RUN_COMPLETED, STEP_COMPLETED, Event
+from wf.runtime._events import RUN_COMPLETED, RUN_FAILED, STEP_COMPLETED, Event
 from wf.runtime._registry import resolve
 
 FIXTURES = Path(__file__).parent / "replay_fixtures"
@@ -106,3 +107,83 @@ async def test_nondeterministic_run_fails_and_keeps_its_log(db_url: str) -> None
     assert [(e.seq, e.kind, e.cid, e.name, e.data) for e in log] == [
         (e.seq, e.kind, e.cid, e.name, e.data) for e in events
     ]
+
+
+@pytest.mark.parametrize("name", ["fan_in_crash", "twin_timers_crash"])
+def test_a_crash_between_commits_of_several_deliveries_replays(name: str) -> None:
+    # The log ends with two deliveries of one commit; the operation the first one
+    # caused was never committed. Replay must issue it, not call it nondeterminism.
+    fixture = load(name)
+    ctx = replay(fixture, fixture["events"])
+    assert ctx.failure is None
+    assert ctx.finished is None
+    outbox, effects = ctx.take()
+    assert [(kind, name) for kind, _, name, _ in outbox] == [
+        ("step_scheduled", "flows.replay:ship")
+    ]
+    assert [type(e).__name__ for e in effects] == ["StartStep"]
+
+
+@pytest.mark.parametrize("name", ["fan_in_crash", "twin_timers_crash"])
+async def test_worker_finishes_a_run_cut_between_commits(db_url: str, name: str) -> None:
+    fixture = load(name)
+    events = fixture["events"]
+    async with wf.Engine(db_url, worker=False) as client:
+        run_id = await seed_fixture(client, fixture, events)
+    async with wf.Engine(db_url, poll_interval=0.02) as worker:
+        run = worker.get_run(run_id)
+        assert await run.result(timeout=10) == fixture["expect"]["result"]
+        log = [e async for e in run.events()]
+    # What the crash kept is unchanged; only the lost shipping step ran afterwards.
+    assert [(e.seq, e.kind, e.cid, e.data) for e in log[: len(events)]] == [
+        (e.seq, e.kind, e.cid, e.data) for e in events
+    ]
+    assert [e.name for e in log[len(events) :] if e.kind == STEP_COMPLETED] == ["flows.replay:ship"]
+
+
+def test_an_exception_raised_during_replay_is_the_failure_not_nondeterminism() -> None:
+    fixture = load("order_broken")
+    ctx = replay(fixture, fixture["events"])
+    assert ctx.failure is None
+    assert ctx.finished is not None and ctx.finished[0] == RUN_FAILED
+    error = _serde.loads(ctx.finished[1] or "null")
+    assert error["type"].endswith(fixture["expect"]["error"])
+    assert "items_list" in error["message"]
+    assert fixture["expect"]["line"] in error["traceback"].replace("\\", "/")
+
+
+async def test_a_run_whose_replay_raises_fails_with_that_exception(db_url: str) -> None:
+    fixture = load("order_broken")
+    events = [e for e in fixture["events"] if e.kind != RUN_COMPLETED]
+    async with wf.Engine(db_url, worker=False) as client:
+        run_id = await seed_fixture(client, fixture, events)
+    async with wf.Engine(db_url, poll_interval=0.02) as worker:
+        run = worker.get_run(run_id)
+        with pytest.raises(wf.RunFailedError) as info:
+            await run.result(timeout=10)
+    assert info.value.error_type == "AttributeError"
+    assert "items_list" in info.value.error_message
+
+
+def test_nondeterminism_names_the_users_line_when_a_helper_issued_the_step() -> None:
+    # wf.map issues the steps from its own tasks: the message must point at the
+    # workflow's wf.map line, never at wf's internals or whatever drives the engine.
+    events = [
+        Event(0, "run_started", None, "flows.replay:mapped", None, 1.0),
+        Event(1, "step_scheduled", 0, "flows.replay:ship", '{"args": [["a"]], "kwargs": {}}', 1.0),
+        Event(2, "step_scheduled", 1, "flows.replay:ship", '{"args": [["b"]], "kwargs": {}}', 1.0),
+    ]
+    fixture = {
+        "run_id": "map-1",
+        "workflow": "flows.replay:mapped_changed",
+        "input": {"args": [[["a"], ["b"]]], "kwargs": {}},
+    }
+    ctx = replay(fixture, events)
+    assert isinstance(ctx.failure, wf.NondeterminismError)
+    message = str(ctx.failure)
+    line = next(
+        n
+        for n, text in enumerate(Path(replay_flows.__file__).read_text().splitlines(), 1)
+        if "wf.map(items, reserve" in text
+    )
+    assert f"replay.py:{line}" in message, message

@@ -53,6 +53,7 @@ __all__ = ["ArmTimer", "CancelTimer", "Closed", "Inbox", "RunContext", "StartSte
 
 _WF_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _ASYNCIO_DIR = os.path.dirname(os.path.abspath(asyncio.__file__))
+_LOOP_FILE = os.path.join(_WF_DIR, "runtime", "_loop.py")
 
 
 class Closed(BaseException):
@@ -142,9 +143,8 @@ class RunContext:
         self.children: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self.child_cids: dict[str, int] = {}
 
-        # Replay state: operations the log recorded, and how many deliveries remain.
+        # Replay state: the operations the log recorded, by correlation id.
         self._recorded: dict[int, Event] = {}
-        self._deliveries_left = 0
         self._retries: dict[int, tuple[int, float]] = {}
 
     # -- issuing operations (called from workflow code on the workflow loop) -----
@@ -244,22 +244,20 @@ class RunContext:
     def _claim(self, kind: str, name: str) -> int:
         cid = self.next_cid
         recorded = self._recorded.get(cid)
-        if recorded is not None:
-            if recorded.kind != kind or recorded.name != name:
-                self._nondeterminism(
-                    f"operation #{cid}: the log recorded {_describe(recorded.kind, recorded.name)}"
-                    f" (event {recorded.seq}) but the code now issues {_describe(kind, name)}"
-                )
-        elif self._deliveries_left > 0:
+        if recorded is not None and (recorded.kind != kind or recorded.name != name):
             self._nondeterminism(
-                f"operation #{cid}: the code issues {_describe(kind, name)}, which the log does not"
-                " record at this point of the run"
+                f"operation #{cid}: the log recorded {_describe(recorded.kind, recorded.name)}"
+                f" (event {recorded.seq}) but the code now issues {_describe(kind, name)}"
             )
+        # An operation past the end of the recorded ones is new work, even while
+        # recorded deliveries remain: one commit may hold several completions (or
+        # timers), and a crash before the next commit loses the operations that
+        # the first of them caused. Every log a crash can leave must resume.
         self.next_cid = cid + 1
         return cid
 
     def _nondeterminism(self, message: str) -> None:
-        where = _user_frame()
+        where = _user_frame(self.task)
         error = NondeterminismError(
             f"run {self.run_id} ({self.workflow_id}): {message}{where}. The workflow code changed"
             " since this run started, or it is not deterministic; the run's log is kept unchanged"
@@ -280,13 +278,17 @@ class RunContext:
         """Rebuild the run's state from its committed log (excluding ``run_started``)."""
         log = list(events)
         self._recorded = {e.cid: e for e in log if e.kind in OPERATIONS and e.cid is not None}
-        self._deliveries_left = sum(1 for e in log if e.kind in DELIVERIES)
         self.start()
         for event in log:
             if self.failure is not None:
                 return
             if event.kind in OPERATIONS:
                 if event.cid is not None and event.cid >= self.next_cid:
+                    if self._raised():
+                        # The code raised where the recorded run went on: that
+                        # exception (a changed module, say) is the run's failure,
+                        # with its own traceback, not a divergence of operations.
+                        return
                     try:
                         self._nondeterminism(
                             f"operation #{event.cid}: the log recorded"
@@ -300,9 +302,18 @@ class RunContext:
                 if event.cid is not None:
                     self._retries[event.cid] = (int(info["attempt"]), float(info["retry_at"]))
             elif event.kind in DELIVERIES:
-                self._deliveries_left -= 1
                 self.deliver(event)
         self._recorded_pending_effects()
+
+    def _raised(self) -> bool:
+        """Whether the workflow's main task ended with an exception of its own."""
+        task = self.task
+        return (
+            task is not None
+            and task.done()
+            and not task.cancelled()
+            and (task.exception() is not None)
+        )
 
     def _recorded_pending_effects(self) -> None:
         """After replay: restart steps and re-arm timers the log issued but never finished."""
@@ -455,25 +466,49 @@ def _describe(kind: str, name: str | None) -> str:
     return f"{kind} {name or ''}".strip()
 
 
-def _user_frame() -> str:
-    """Where the workflow issued the operation: the first frame outside wf and asyncio.
+def _user_frame(task: asyncio.Task[Any] | None) -> str:
+    """Where the workflow issued the operation, in the user's code.
 
-    A compiled step calls ``__wf__.call_step`` from its own first line, so the
-    frame right above that call is the step itself; the call site is above it.
+    The stack is walked only up to the run loop's ``run_ready``: above it are the
+    engine and whatever drives it (a CLI, a test runner), never the workflow. A
+    compiled step calls ``__wf__.call_step`` from its own first line, so the frame
+    right above that call is the step itself; the call site is above it. When wf's
+    own helpers issued the operation from their tasks (``wf.map``, ``wf.race``), the
+    user's line is where the workflow's main task awaits them.
     """
-    frame = sys._getframe(1)
+    frame = sys._getframe(2)
     skip_step_frame = False
     while frame is not None:
         code = frame.f_code
         filename = code.co_filename
-        if filename.startswith((_WF_DIR, _ASYNCIO_DIR)) or "<frozen" in filename:
+        if filename == _LOOP_FILE and code.co_name == "run_ready":
+            break
+        if _is_internal(filename):
             skip_step_frame = skip_step_frame or code.co_name == "call_step"
         elif skip_step_frame:
             skip_step_frame = False
         else:
             return f", at {filename}:{frame.f_lineno}"
         frame = frame.f_back  # type: ignore[assignment]
-    return ""
+    return _await_site(task)
+
+
+def _await_site(task: asyncio.Task[Any] | None) -> str:
+    """The innermost user frame of the coroutines the main task is suspended in."""
+    where = ""
+    awaitable: Any = task.get_coro() if task is not None else None
+    while awaitable is not None:
+        frame = getattr(awaitable, "cr_frame", None) or getattr(awaitable, "gi_frame", None)
+        if frame is None:
+            break
+        if not _is_internal(frame.f_code.co_filename):
+            where = f", at {frame.f_code.co_filename}:{frame.f_lineno}"
+        awaitable = getattr(awaitable, "cr_await", None) or getattr(awaitable, "gi_yieldfrom", None)
+    return where
+
+
+def _is_internal(filename: str) -> bool:
+    return filename.startswith((_WF_DIR, _ASYNCIO_DIR)) or "<frozen" in filename
 
 
 def type_name(path: str) -> str:
