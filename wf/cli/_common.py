@@ -15,7 +15,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from wf._errors import StoreError
 from wf.runtime._engine import DEFAULT_URL
@@ -34,6 +34,7 @@ __all__ = [
     "fail",
     "format_time",
     "import_from_project",
+    "output_console",
     "parse_arg",
     "parse_json",
     "parse_kwargs",
@@ -85,17 +86,35 @@ class Interrupted(Exception):
         return 128 + self.signum
 
 
+def _console(*, stderr: bool, soft_wrap: bool = False) -> Console:
+    # Strings are printed as they are, never read as Rich markup ("[/x]" in a run id
+    # would raise, "[bold]" in a result would vanish) nor as emoji codes (a hook token
+    # "payloads:lock:" would become a padlock): user data is everywhere in wf's output.
+    # Styling is applied with rich.text.Text instead.
+    return Console(stderr=stderr, soft_wrap=soft_wrap, highlight=False, markup=False, emoji=False)
+
+
 def error_console() -> Console:
+    """The console for messages and progress on stderr; prints strings verbatim."""
     # Created per call: CliRunner swaps sys.stderr for each invocation.
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return _console(stderr=True, soft_wrap=True)
+
+
+def output_console() -> Console:
+    """The console for tables on stdout; prints strings verbatim."""
+    console = _console(stderr=False)
+    if not console.is_terminal:
+        # Piped into grep or a file, there is no screen to fit: never cut ids.
+        console.width = max(console.width, 160)
+    return console
 
 
 def fail(command: str, message: str, code: int = EXIT_USAGE, *, detail: str = "") -> NoReturn:
     """Print ``wf COMMAND: message`` (and an optional plain detail block) and exit."""
     console = error_console()
     if detail:
-        console.print(escape(detail.rstrip("\n")), style="dim")
-    console.print(f"[red]wf {command}: {escape(message)}[/red]")
+        console.print(Text(detail.rstrip("\n"), style="dim"))
+    console.print(Text(f"wf {command}: {message}", style="red"))
     raise typer.Exit(code)
 
 

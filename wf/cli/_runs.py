@@ -12,8 +12,6 @@ from typing import Annotated, Any
 
 import typer
 from rich import box
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -30,6 +28,7 @@ from wf.cli._common import (
     error_console,
     format_time,
     import_from_project,
+    output_console,
     resolve_url,
     run_async,
 )
@@ -75,14 +74,6 @@ _STATUS_STYLES = {
 
 def _print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, default=str, ensure_ascii=False, indent=2) + "\n")
-
-
-def _stdout_console() -> Console:
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        # Piped into grep or a file, there is no screen to fit: never cut ids.
-        console.width = max(console.width, 160)
-    return console
 
 
 def _status_text(status: str) -> Text:
@@ -145,7 +136,7 @@ def list_command(
             format_time(record.created_at),
             format_time(record.updated_at),
         )
-    _stdout_console().print(table)
+    output_console().print(table)
 
 
 @runs_app.command("show")
@@ -176,12 +167,12 @@ def show_command(
     if as_json:
         _print_json({"run": run_json(record, full=True), "events": events_json(events)})
         return
-    console = _stdout_console()
+    console = output_console()
     console.print(_header(record, events))
     if record.status == "failed":
         error = data_value(record.error)
         if isinstance(error, dict) and error.get("traceback"):
-            console.print(escape(str(error["traceback"]).rstrip()), style="dim", soft_wrap=True)
+            console.print(Text(str(error["traceback"]).rstrip(), style="dim"), soft_wrap=True)
     console.print(_timeline(events))
 
 
