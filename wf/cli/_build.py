@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
 from wf.cli._app import app
-from wf.compiler._build import MANIFEST_NAME, BuildInputError, BuildResult, build_tree
-from wf.compiler._diagnostics import Diagnostic
+
+if TYPE_CHECKING:
+    from wf.compiler._build import BuildResult
+    from wf.compiler._diagnostics import Diagnostic
 
 __all__ = ["build_command"]
 
@@ -70,6 +72,10 @@ def build_command(
     ] = False,
 ) -> None:
     """Compile "use workflow" / "use step" modules ahead of time."""
+    # Imported here, not at the top: the compiler imports LibCST (a few tenths
+    # of a second), which every other command, and `wf --help`, must not pay.
+    from wf.compiler._build import MANIFEST_NAME, BuildInputError, build_tree
+
     errors = Console(stderr=True, highlight=False)
     out = Console(highlight=False)
     try:
