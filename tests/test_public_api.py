@@ -20,6 +20,7 @@ EXPORTED = {
     "Run",
     "RunCancelledError",
     "RunFailedError",
+    "RunIdConflictError",
     "RunNotFoundError",
     "SerializationError",
     "StepFailedError",

@@ -8,6 +8,7 @@
     ├── RunCancelledError         ``Run.result()`` of a run that was cancelled
     ├── DeadlineExceededError     why a run failed: it did not finish before its deadline
     ├── RunNotFoundError          no run with that id
+    ├── RunIdConflictError        a run id is already used by a run of another workflow
     ├── HookNotFoundError         no live run holds that hook token
     ├── HookConflictError         a hook token is already held by another live run
     ├── NondeterminismError       replayed code issued a different operation than the log holds
@@ -35,6 +36,7 @@ __all__ = [
     "RetryableError",
     "RunCancelledError",
     "RunFailedError",
+    "RunIdConflictError",
     "RunNotFoundError",
     "SerializationError",
     "StepFailedError",
@@ -101,6 +103,11 @@ class DeadlineExceededError(WorkflowError):
 
 class RunNotFoundError(WorkflowError, LookupError):
     """No run with the given id exists in the store."""
+
+
+class RunIdConflictError(WorkflowError):
+    """``wf.start`` was given a run id that a run of another workflow already has (the
+    same workflow's run is simply returned: starting with an id is idempotent)."""
 
 
 class HookNotFoundError(WorkflowError, LookupError):

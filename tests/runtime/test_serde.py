@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wf._errors import FatalError, RetryableError, SerializationError, WorkflowError
-from wf.runtime import _serde
+from wf.runtime import _limits, _serde
 from wf.runtime._serde import decode_exception, dumps, encode_exception, loads, register_type
 
 # -- module-level types the serializer can import back ---------------------------
@@ -435,6 +435,41 @@ def test_cycles_are_an_error_not_a_crash() -> None:
     loop2.append(loop2)
     with pytest.raises(SerializationError, match="reference to itself"):
         dumps(loop2)
+
+
+def _nested(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+def test_values_entering_wf_may_nest_at_most_the_limit() -> None:
+    limit = _limits.MAX_NESTING
+    assert loads(dumps(_nested(limit), nesting_below=0)) == _nested(limit)
+    with pytest.raises(_limits.NestingError, match=f"payload is nested more than {limit}"):
+        dumps(_nested(limit + 1), where="payload", nesting_below=0)
+    # Tagged types count as stored: a tuple is an object holding a list (two levels).
+    tuples: Any = ()
+    for _ in range(limit // 2):
+        tuples = (tuples,)
+    with pytest.raises(ValueError, match="nested more than"):
+        dumps(tuples, nesting_below=0)
+    # Far past Python's recursion limit it is the same error, not a RecursionError.
+    with pytest.raises(_limits.NestingError):
+        dumps(_nested(100_000), nesting_below=0)
+    # Below an envelope: {"args": [value]} holds the value two levels down.
+    envelope = {"args": [_nested(limit)], "kwargs": {}}
+    assert dumps(envelope, nesting_below=2) == json.dumps(envelope, separators=(",", ":"))
+    with pytest.raises(_limits.NestingError):
+        dumps({"args": [_nested(limit + 1)], "kwargs": {}}, nesting_below=2)
+
+
+def test_values_written_by_wf_itself_are_not_limited() -> None:
+    # A step's result is not an entry point: only recursion bounds it, as before.
+    assert loads(dumps(_nested(300))) == _nested(300)
+    with pytest.raises(SerializationError, match="nested too deeply"):
+        dumps(_nested(100_000))
 
 
 # -- the registry -----------------------------------------------------------------

@@ -18,6 +18,7 @@ from wf._errors import (
     HookNotFoundError,
     RunCancelledError,
     RunFailedError,
+    RunIdConflictError,
     RunNotFoundError,
     WorkflowError,
 )
@@ -26,12 +27,22 @@ from wf.runtime import _builtin, _serde
 from wf.runtime._context import type_name
 from wf.runtime._engine import EngineCore, current_engine_var
 from wf.runtime._events import Event
+from wf.runtime._limits import check_moment, check_run_id
 from wf.runtime._loop import current_loop
 from wf.runtime._registry import resolve, workflow_id_of
 from wf.runtime._store import FINISHED, RunRecord
 from wf.runtime._validate import coerce_payload, validate_input
 
-__all__ = ["ChildRun", "Engine", "Run", "get_run", "resume_hook", "send", "start"]
+__all__ = [
+    "ChildRun",
+    "Engine",
+    "Run",
+    "check_start_options",
+    "get_run",
+    "resume_hook",
+    "send",
+    "start",
+]
 
 Ts = TypeVarTuple("Ts")
 T = TypeVar("T")
@@ -82,6 +93,8 @@ class Engine(EngineCore):
     ) -> Run[T]:
         """Start a run of workflow ``fn`` on this engine (see :func:`wf.start`)."""
         workflow_id, call_args, call_kwargs = _checked_call(fn, args, kwargs)
+        if run_id is not None:
+            check_run_id(run_id)
         now = time.time()
         # The run's secret seed: default hook and webhook tokens and wf.random() derive
         # from it, so they cannot be guessed from the run id (which may be chosen).
@@ -94,15 +107,14 @@ class Engine(EngineCore):
             start["deadline"] = _start_time(deadline, now, what="deadline")
         if version is None:
             version = workflow_options(fn).version
-        elif not isinstance(version, str) or not version:
-            raise ValueError(f"version must be a non-empty string, not {version!r}")
+        else:
+            _check_version(version)
         if version is not None:
             start["version"] = version
-        payload = _serde.dumps(start, where=f"input of workflow {workflow_id}")
+        # The arguments sit two levels down: {"args": [...], "kwargs": {...}}.
+        payload = _serde.dumps(start, where=f"input of workflow {workflow_id}", nesting_below=2)
         if run_id is None:
             run_id = uuid.uuid4().hex
-        elif not isinstance(run_id, str) or not run_id:
-            raise ValueError(f"run_id must be a non-empty string, not {run_id!r}")
         wake_at = _start_time(start_at, now)
         await self.open()
         # A worker with room runs a run due now itself: created leased to it, so no
@@ -120,8 +132,9 @@ class Engine(EngineCore):
         if not created:
             existing = await self.store.get_run(run_id)
             if existing is not None and existing.workflow_id != workflow_id:
-                raise WorkflowError(
-                    f"run id {run_id!r} is already used by a run of {existing.workflow_id}"
+                raise RunIdConflictError(
+                    f"run id {run_id!r} is already used by a run of {existing.workflow_id};"
+                    f" starting {workflow_id} with it was refused (choose another id)"
                 )
         elif adopt:
             await self.adopt_new_run(run_id, workflow_id, payload, now)
@@ -135,7 +148,7 @@ class Engine(EngineCore):
     async def resume_hook(self, token: str, payload: Any = None) -> str:
         """Deliver ``payload`` to the run holding hook ``token``; returns that run's id.
         Raises ``wf.HookNotFoundError`` when no live run holds the token."""
-        data = _serde.dumps(payload, where=f"payload for hook {token!r}")
+        data = _serde.dumps(payload, where=f"payload for hook {token!r}", nesting_below=0)
         await self.open()
         info = await self.store.hook_info(token)
         if info is not None and info.webhook is not None:
@@ -164,7 +177,7 @@ class Engine(EngineCore):
         """Queue message ``name`` for run ``run_id`` (taken by ``wf.receive(name)``)."""
         if not isinstance(name, str) or not name:
             raise ValueError(f"a message name must be a non-empty string, not {name!r}")
-        data = _serde.dumps(payload, where=f"message {name!r}")
+        data = _serde.dumps(payload, where=f"message {name!r}", nesting_below=0)
         record = await self.get_run(run_id)._record()
         if record.status in FINISHED:
             raise WorkflowError(f"run {run_id} already ended ({record.status}); message not sent")
@@ -214,18 +227,41 @@ def _apply_schema(
 
 
 def _start_time(start_at: Any, now: float, *, what: str = "start_at") -> float:
+    """Epoch seconds of ``start_at`` / ``deadline`` (an aware datetime, or a duration
+    from ``now``), refused unless it is a real date (1970 to 9999) that every view
+    can show."""
     if start_at is None:
         return now
     if isinstance(start_at, _dt.datetime):
         if start_at.tzinfo is None:
             raise ValueError(f"{what} must be a timezone-aware datetime (or a duration from now)")
-        return start_at.timestamp()
+        return check_moment(start_at.timestamp(), what, start_at)
     from wf.runtime._duration import to_seconds
 
     try:
-        return now + to_seconds(start_at)
+        moment = now + to_seconds(start_at)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"{what}: {exc}") from None
+    return check_moment(moment, what, start_at)
+
+
+def _check_version(version: Any) -> None:
+    if not isinstance(version, str) or not version:
+        raise ValueError(f"version must be a non-empty string, not {version!r}")
+
+
+def check_start_options(*, run_id: Any, start_at: Any, deadline: Any, version: Any) -> None:
+    """Refuse bad ``wf.start`` options (``ValueError`` / ``TypeError`` naming the option)
+    before a run's arguments are looked at: the HTTP API answers these with 400. The
+    rules are the ones ``Engine.start`` applies; this only runs them first."""
+    if run_id is not None:
+        check_run_id(run_id)
+    now = time.time()
+    _start_time(start_at, now)
+    if deadline is not None:
+        _start_time(deadline, now, what="deadline")
+    if version is not None:
+        _check_version(version)
 
 
 class Run(Generic[T]):
@@ -369,6 +405,8 @@ def _start_child(
     if version is not None:
         raise WorkflowError("a child run takes its version from its workflow's code")
     workflow_id, args, kwargs = _checked_call(fn, args, kwargs)
+    if run_id is not None:
+        check_run_id(run_id)  # refused in the workflow, before anything is recorded
     now = loop.time()  # the replayed clock: the same times on every replay
     # Derived from the parent's seed and the operation's position: secret, and the
     # same on every replay of the parent.
@@ -381,7 +419,7 @@ def _start_child(
     child_version = workflow_options(fn).version
     if child_version is not None:
         start["version"] = child_version
-    payload = _serde.dumps(start, where=f"input of workflow {workflow_id}")
+    payload = _serde.dumps(start, where=f"input of workflow {workflow_id}", nesting_below=2)
     child_id, outcome = loop.ctx.issue_child(workflow_id, payload, run_id, wake_at)
     return ChildRun(child_id, outcome)
 
@@ -414,9 +452,12 @@ async def start(
     ParamSpec would not allow the keyword options after ``*args``).
 
     ``run_id=`` (keyword) makes the start idempotent: a second start with the
-    same id returns the existing run. ``start_at=`` (an aware datetime or a
-    duration) delays it. Input is checked against the signature and serialized
-    before anything is written.
+    same id returns the existing run; an id a run of another workflow has raises
+    ``wf.RunIdConflictError``. A run id is 1 to 200 characters from ASCII letters,
+    digits and ``-_.:@+=`` (``ValueError`` otherwise). ``start_at=`` (an aware
+    datetime or a duration) delays it; it and ``deadline=`` must fall between 1970
+    and the end of year 9999. Input is checked against the signature, nested at
+    most 100 levels deep, and serialized before anything is written.
     """
     loop = current_loop()
     if loop is not None:
@@ -435,7 +476,8 @@ async def resume_hook(token: str, payload: Any = None) -> str:
         return await current_engine().resume_hook(token, payload)
     if not isinstance(token, str) or not token:
         raise ValueError(f"a hook token must be a non-empty string, not {token!r}")
-    _serde.dumps(payload, where=f"payload for hook {token!r}")  # refused before it is issued
+    # Refused before it is issued.
+    _serde.dumps(payload, where=f"payload for hook {token!r}", nesting_below=0)
     run_id: str = await _builtin.call_builtin(
         loop, _builtin.RESUME_HOOK, {"token": token, "payload": payload}
     )
@@ -454,7 +496,7 @@ async def send(run_id: str, name: str, payload: Any = None) -> None:
         raise ValueError(f"a run id must be a non-empty string, not {run_id!r}")
     if not isinstance(name, str) or not name:
         raise ValueError(f"a message name must be a non-empty string, not {name!r}")
-    _serde.dumps(payload, where=f"message {name!r}")  # refused before it is issued
+    _serde.dumps(payload, where=f"message {name!r}", nesting_below=0)  # refused before it is issued
     await _builtin.call_builtin(
         loop, _builtin.SEND, {"run_id": run_id, "name": name, "payload": payload}
     )

@@ -17,8 +17,12 @@ in an application of one's own. Routes (relative to where it is mounted)::
     POST /api/hooks/{token}              resume a hook (the JSON body is the payload)
 
 Every error is JSON, ``{"error": {"type": ..., "message": ...}}``, with a status
-that says what kind it is (400 bad input, 404 unknown, 409 conflict, 413 too
-large, 422 rejected by validation, 504 no answer in time). The API has no
+that says what kind it is (400 bad input: not JSON, nested deeper than wf's limit,
+an unknown field, status or option such as a malformed run id or a start time
+past year 9999; 404 unknown; 409 conflict: a run id another workflow's run has,
+a run that already ended; 413 too large; 422 arguments or a payload rejected by
+validation; 500 a bug, still JSON; 504 no answer in time). Webhook request
+headers that carry credentials are shown redacted. The API has no
 authentication of its own: mount it behind the application's.
 """
 
@@ -28,11 +32,12 @@ import asyncio
 import contextlib
 import datetime as _dt
 import json
+import logging
 import socket
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 from starlette.applications import Starlette
@@ -41,17 +46,20 @@ from starlette.requests import Request as HTTPRequest
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from wf._errors import HookNotFoundError, RunNotFoundError, WorkflowError
+from wf._errors import HookNotFoundError, RunIdConflictError, RunNotFoundError, WorkflowError
 from wf.runtime import _serde
-from wf.runtime._api import Engine
+from wf.runtime._api import Engine, check_start_options
 from wf.runtime._dashboard import run_page, runs_page
 from wf.runtime._events import Event
+from wf.runtime._limits import NestingError, load_json
 from wf.runtime._registry import workflow_id_of
 from wf.runtime._store import ACTIVE, FINISHED, RunRecord
 from wf.runtime._views import events_json, run_json
 from wf.runtime._webhooks import Request, answer_of, response_waiters
 
 __all__ = ["DEFAULT_MAX_BODY", "DEFAULT_RESPONSE_TIMEOUT", "asgi_app", "listen", "serving"]
+
+log = logging.getLogger("wf")
 
 DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_RESPONSE_TIMEOUT = 30.0
@@ -89,6 +97,18 @@ def _root(request: HTTPRequest) -> str:
 
 def _error(status: int, kind: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"type": kind, "message": message}}, status_code=status)
+
+
+def _status_filter(request: HTTPRequest) -> str | None:
+    """The ``?status=`` of a run list: one of the statuses a run can have, or None."""
+    status = request.query_params.get("status") or None
+    if status is not None and status not in (*ACTIVE, *FINISHED):
+        raise ApiError(
+            400,
+            "bad_request",
+            f"status must be one of {', '.join((*ACTIVE, *FINISHED))}, not {status!r}",
+        )
+    return status
 
 
 class _Server:
@@ -169,12 +189,16 @@ def _is_workflow(obj: Any) -> bool:
     return True
 
 
-async def _json_body(request: HTTPRequest, max_body: int) -> Any:
+async def _json_body(request: HTTPRequest, max_body: int, *, below: int = 0) -> Any:
+    """The body as JSON; its values (``below`` levels down) may nest as deep as wf
+    accepts anywhere, so nothing deeper reaches the engine (400 otherwise)."""
     body = await _read_body(request, max_body)
     if not body:
         return None
     try:
-        return json.loads(body)
+        return load_json(body, "the request body", below=below)
+    except NestingError as exc:
+        raise ApiError(400, "too_deep", str(exc)) from None
     except ValueError as exc:
         raise ApiError(400, "bad_json", f"the request body is not valid JSON: {exc}") from None
 
@@ -265,9 +289,10 @@ def asgi_app(
             raise ApiError(
                 400, "bad_request", f"limit must be a positive integer, not {limit_text!r}"
             )
+        status = _status_filter(request)
         eng = await server.engine()
         records = await eng.store.list_runs(
-            status=params.get("status"), workflow=params.get("workflow"), limit=int(limit_text)
+            status=status, workflow=params.get("workflow"), limit=int(limit_text)
         )
         return JSONResponse({"runs": [run_json(r) for r in records]})
 
@@ -284,7 +309,8 @@ def asgi_app(
         return JSONResponse({"run": run_json(record, full=True), "events": events_json(events)})
 
     async def start_run(request: HTTPRequest) -> Response:
-        spec = await _json_body(request, server.max_body)
+        # The arguments sit two levels down: {"args": [...], "kwargs": {...}}.
+        spec = await _json_body(request, server.max_body, below=2)
         if not isinstance(spec, dict):
             raise ApiError(
                 400,
@@ -312,11 +338,19 @@ def asgi_app(
             "deadline": _moment(spec.get("deadline")),
             "version": spec.get("version"),
         }
+        try:
+            check_start_options(**options)
+        except (TypeError, ValueError) as exc:
+            raise ApiError(400, "bad_request", str(exc)) from None
         eng = await server.engine()
         try:
             run = await eng.start(fn, *args, **options, **kwargs)
+        except NestingError as exc:
+            raise ApiError(400, "too_deep", str(exc)) from None
         except (TypeError, ValueError) as exc:
             raise ApiError(422, "invalid_input", str(exc)) from None
+        except RunIdConflictError as exc:
+            raise ApiError(409, "run_id_conflict", str(exc)) from None
         record = await eng.store.get_run(run.id)
         status = record.status if record is not None else "pending"
         return JSONResponse({"run_id": run.id, "status": status}, status_code=201)
@@ -356,13 +390,7 @@ def asgi_app(
         return JSONResponse({"run_id": run_id}, status_code=202)
 
     async def dashboard(request: HTTPRequest) -> Response:
-        status = request.query_params.get("status") or None
-        if status is not None and status not in (*ACTIVE, *FINISHED):
-            raise ApiError(
-                400,
-                "bad_request",
-                f"status must be one of {', '.join((*ACTIVE, *FINISHED))}, not {status!r}",
-            )
+        status = _status_filter(request)
         eng = await server.engine()
         records = await eng.store.list_runs(status=status, limit=200)
         return HTMLResponse(runs_page(records, _root(request), status))
@@ -380,7 +408,23 @@ def asgi_app(
             return _error(404, "hook_not_found", str(exc))
         if isinstance(exc, HTTPException):
             return _error(exc.status_code, "http_error", str(exc.detail))
+        log.error("wf: %s %s failed", request.method, request.url.path, exc_info=exc)
         return _error(500, "internal_error", f"{type(exc).__name__}: {exc}")
+
+    def guarded(
+        endpoint: Callable[[HTTPRequest], Awaitable[Response]],
+    ) -> Callable[[HTTPRequest], Awaitable[Response]]:
+        """``endpoint`` answering every error in JSON, a bug included (500): caught
+        here rather than by Starlette's server-error handler, which would re-raise it
+        into whatever app this one is mounted in."""
+
+        async def answer(request: HTTPRequest) -> Response:
+            try:
+                return await endpoint(request)
+            except Exception as exc:
+                return await on_api_error(request, exc)
+
+        return answer
 
     handlers: dict[Any, Callable[..., Any]] = {
         ApiError: on_api_error,
@@ -389,15 +433,15 @@ def asgi_app(
         HTTPException: on_api_error,
     }
     routes = [
-        Route("/", dashboard, methods=["GET"]),
-        Route("/runs/{run_id}", dashboard_run, methods=["GET"]),
-        Route("/webhooks/{token:path}", webhook, methods=_METHODS),
-        Route("/api/runs", list_runs, methods=["GET"]),
-        Route("/api/runs", start_run, methods=["POST"]),
-        Route("/api/runs/{run_id}", show_run, methods=["GET"]),
-        Route("/api/runs/{run_id}/cancel", cancel_run, methods=["POST"]),
-        Route("/api/runs/{run_id}/messages/{name}", send_message, methods=["POST"]),
-        Route("/api/hooks/{token:path}", resume_hook, methods=["POST"]),
+        Route("/", guarded(dashboard), methods=["GET"]),
+        Route("/runs/{run_id}", guarded(dashboard_run), methods=["GET"]),
+        Route("/webhooks/{token:path}", guarded(webhook), methods=_METHODS),
+        Route("/api/runs", guarded(list_runs), methods=["GET"]),
+        Route("/api/runs", guarded(start_run), methods=["POST"]),
+        Route("/api/runs/{run_id}", guarded(show_run), methods=["GET"]),
+        Route("/api/runs/{run_id}/cancel", guarded(cancel_run), methods=["POST"]),
+        Route("/api/runs/{run_id}/messages/{name}", guarded(send_message), methods=["POST"]),
+        Route("/api/hooks/{token:path}", guarded(resume_hook), methods=["POST"]),
     ]
 
     @contextlib.asynccontextmanager

@@ -52,6 +52,7 @@ from decimal import Decimal
 from typing import Any, NoReturn, TypeVar
 
 from wf._errors import SerializationError
+from wf.runtime import _limits
 
 __all__ = [
     "SUPPORTED_TYPES",
@@ -701,25 +702,38 @@ _decoders: dict[str, Callable[[dict[str, Any]], Any]] = {
 # -- entry points ---------------------------------------------------------------
 
 
-def dumps(value: Any, *, where: str = "value") -> str:
+def dumps(value: Any, *, where: str = "value", nesting_below: int | None = None) -> str:
     """Serialize ``value`` to tagged JSON text, or raise ``SerializationError``.
 
     ``where`` names the value in error messages, e.g. ``"step app:charge
     argument 'conn'"``; the path inside the value is appended to it.
+
+    ``nesting_below`` is given where a value enters wf (a run's input, a hook's
+    payload, a message): the user's values, which sit that many levels down (0 for
+    a payload, 2 for the arguments inside a run's input), may nest at most
+    ``MAX_NESTING`` levels; deeper is refused with ``NestingError``.
     """
+    tree = value
     try:
         if _is_plain(value):
             try:
-                return _write(value)
+                text = _write(value)
             except ValueError:
                 # An int too long for decimal text: the slow path writes it in hex.
-                pass
-        tree = _encode(value)
+                tree = _encode(value)
+                text = _write(tree)
+        else:
+            tree = _encode(value)
+            text = _write(tree)
     except _Unsupported as exc:
         raise exc.error(where) from None
     except RecursionError:
+        if nesting_below is not None:
+            raise _limits.too_deep(where) from None
         raise _too_deep(where) from None
-    return _write(tree)
+    if nesting_below is not None and _limits.exceeds(text, tree, nesting_below):
+        raise _limits.too_deep(where)
+    return text
 
 
 def loads(text: str | bytes, *, where: str = "value") -> Any:

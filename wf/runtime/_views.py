@@ -6,40 +6,51 @@ into Python objects, which would import the user's modules just to print a run.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 from typing import Any
 
 from wf.runtime._events import RUN_STARTED, Event
+from wf.runtime._limits import MAX_NESTING, local_datetime
+from wf.runtime._redact import REQUEST_TYPE, redact_request
 from wf.runtime._store import RunRecord
 
 __all__ = ["data_value", "events_json", "iso", "plain", "run_json", "start_value"]
 
 _TAG = "__wf__"
+# Deeper parts of a value are not shown, so every renderer after this one (JSON with
+# indents, HTML, rich) stays inside the recursion limit. Twice what wf accepts at the
+# door: only a value stored before that check (or a step's result) can reach it.
+_SHOWN_DEPTH = 2 * MAX_NESTING
+_NOT_SHOWN = f"[nested deeper than {_SHOWN_DEPTH} levels: not shown]"
 
 
-def plain(value: Any) -> Any:
-    """A tagged serde value as plain JSON for display.
+def plain(value: Any, _depth: int = 0) -> Any:
+    """A tagged serde value as plain JSON for display; a webhook request's credential
+    headers are redacted (see ``_redact``).
 
     Deliberately not ``serde.loads``: that imports the classes the log names
     (running user modules just to print a run) and fails when they moved.
     """
+    if isinstance(value, list | dict) and _depth >= _SHOWN_DEPTH:
+        return _NOT_SHOWN
     if isinstance(value, list):
-        return [plain(item) for item in value]
+        return [plain(item, _depth + 1) for item in value]
     if not isinstance(value, dict):
         return value
     tag = value.get(_TAG)
     if not isinstance(tag, str):
-        return {key: plain(item) for key, item in value.items()}
+        return {key: plain(item, _depth + 1) for key, item in value.items()}
     inner = value.get("v")
     if tag == "dict" and isinstance(inner, list):
         pairs = [pair for pair in inner if isinstance(pair, list) and len(pair) == 2]
-        return {_key(pair[0]): plain(pair[1]) for pair in pairs}
-    return plain(inner)
+        return {_key(pair[0], _depth + 1): plain(pair[1], _depth + 1) for pair in pairs}
+    if tag == "dataclass" and value.get("t") == REQUEST_TYPE:
+        return redact_request(plain(inner, _depth + 1))
+    return plain(inner, _depth + 1)
 
 
-def _key(key: Any) -> str:
-    key = plain(key)
+def _key(key: Any, depth: int) -> str:
+    key = plain(key, depth)
     return key if isinstance(key, str) else json.dumps(key, default=str)
 
 
@@ -51,12 +62,20 @@ def data_value(data: str | None) -> Any:
         return plain(json.loads(data))
     except ValueError:
         return data
+    except RecursionError:
+        # Not the raw text either: it could hold a webhook request's credentials.
+        return _NOT_SHOWN
 
 
 def iso(timestamp: float | None) -> str | None:
+    """A stored time as ISO 8601 in the local zone; one no date can hold (stored
+    before times were checked) as its epoch seconds, so no view fails on it."""
     if timestamp is None:
         return None
-    return _dt.datetime.fromtimestamp(timestamp).astimezone().isoformat()
+    moment = local_datetime(timestamp)
+    if moment is None:
+        return f"{timestamp!r} (epoch seconds, out of the date range)"
+    return moment.isoformat()
 
 
 def run_json(record: RunRecord, *, full: bool = False) -> dict[str, Any]:
