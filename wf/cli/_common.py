@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as _dt
 import json
 import os
 import signal
@@ -19,6 +18,7 @@ from rich.text import Text
 
 from wf._errors import StoreError
 from wf.runtime._engine import DEFAULT_URL
+from wf.runtime._limits import NestingError, load_json, local_datetime
 
 __all__ = [
     "EXIT_FAILED",
@@ -178,9 +178,12 @@ def run_async(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 def parse_arg(text: str) -> Any:
     """A command-line argument as JSON where it parses (``3``, ``'"x"'``, ``'{"a": 1}'``),
-    else the text itself, so ``wf run m:f hello`` passes the string ``"hello"``."""
+    else the text itself, so ``wf run m:f hello`` passes the string ``"hello"``.
+    JSON nested deeper than wf accepts is refused, not passed on as a string."""
     try:
-        return json.loads(text)
+        return load_json(text, "an argument")
+    except NestingError as exc:
+        raise CliError(str(exc)) from None
     except ValueError:
         return text
 
@@ -193,7 +196,9 @@ def parse_json(text: str, what: str) -> Any:
     make ``007`` (an int) and ``'"007"'`` (a string) easy to confuse.
     """
     try:
-        return json.loads(text)
+        return load_json(text, what)
+    except NestingError as exc:
+        raise CliError(str(exc)) from None
     except ValueError as exc:
         if text.startswith("-") and len(text) > 1:
             raise CliError(
@@ -210,7 +215,9 @@ def parse_kwargs(text: str | None) -> dict[str, Any]:
     if text is None:
         return {}
     try:
-        value = json.loads(text)
+        value = load_json(text, "--kwargs", below=1)  # the values sit inside the object
+    except NestingError as exc:
+        raise CliError(str(exc)) from None
     except ValueError as exc:
         raise CliError(f"--kwargs is not valid JSON ({exc}): {text}") from None
     if not isinstance(value, dict):
@@ -252,4 +259,7 @@ def database_missing(url: str) -> str | None:
 def format_time(timestamp: float | None) -> str:
     if timestamp is None:
         return ""
-    return _dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+    moment = local_datetime(timestamp)
+    if moment is None:  # stored before times were checked: shown, never a crash
+        return f"{timestamp!r} (epoch seconds, out of the date range)"
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
