@@ -363,3 +363,45 @@ def test_tagged_values_are_shown_as_plain_json() -> None:
         "map": {"1": "one", "[2, 3]": "pair"},
         "line": {"sku": "A1"},
     }
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        # The target as written, not the value's repr ("5 is not a workflow").
+        ("wfextra_values:x", "wfextra_values:x is a value of type int, not a workflow"),
+        ("wfextra_values:Flow", "wfextra_values:Flow is a class, not a workflow"),
+        ("{module}:double", "{module}:double is a step, not a workflow"),
+        ("{module}:plain_function", "{module}:plain_function is not a workflow"),
+    ],
+)
+def test_a_target_that_is_not_a_workflow_is_named_as_written(
+    project: Project, target: str, message: str
+) -> None:
+    project.write_module("wfextra_values", "x = 5\n\n\nclass Flow:\n    pass\n")
+    result = invoke("run", target.format(module=project.module), "--db", project.db)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"wf run: {message.format(module=project.module)}")
+    assert "5 is not" not in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("module", "message"),
+    [
+        ("../x", "'../x' is a file path; wf run expects a module name"),
+        ("../x", "(such as x: cd .. && wf run x:flow)"),
+        ("/srv/app/x.py", "(such as x: cd /srv/app && wf run x:flow)"),
+        ("../my-flows.py", "wf run expects a module name, importable from the current directory"),
+        ("./x.py", "name the module as Python imports it: x:flow"),
+        ("pkg/x.py", "name the module as Python imports it: pkg.x:flow"),
+    ],
+)
+def test_a_file_path_gets_a_module_name_only_where_one_exists(
+    project: Project, module: str, message: str
+) -> None:
+    result = invoke("run", f"{module}:flow", "--db", project.db)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert "..." not in result.stderr and ".srv" not in result.stderr
+    assert result.stderr.count("\n") == 1

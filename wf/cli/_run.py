@@ -37,8 +37,6 @@ from wf.cli._common import (
 )
 from wf.cli._view import RunView, data_value, error_text
 from wf.runtime import _serde
-from wf.runtime._limits import check_run_id
-from wf.runtime._redact import redact_request
 from wf.runtime._registry import workflow_id_of
 from wf.runtime._store import FINISHED, RunRecord
 
@@ -57,11 +55,31 @@ def _split_target(target: str) -> tuple[str, str]:
             f"expected MODULE:FUNCTION (e.g. orders.flows:process_order), not {target!r}"
         )
     if module.endswith(".py") or "/" in module or os.sep in module:
-        dotted = module.removesuffix(".py").replace(os.sep, ".").replace("/", ".")
-        raise CliError(
+        raise CliError(_path_message(module, qualname))
+    return module, qualname
+
+
+def _path_message(module: str, qualname: str) -> str:
+    """What to say when ``MODULE`` is a file path (``flows.py``, ``pkg/mod.py``, ``../x``)."""
+    path = module.replace(os.sep, "/").removesuffix(".py")
+    parts = [part for part in path.split("/") if part not in ("", ".")]
+    if not path.startswith("/") and parts and all(part.isidentifier() for part in parts):
+        # Below the current directory, the path spells the module name.
+        dotted = ".".join(parts)
+        return (
             f"{module!r} is a file path; name the module as Python imports it: {dotted}:{qualname}"
         )
-    return module, qualname
+    # Outside it (`../x`, `/abs/x.py`) or not made of identifiers, no module name
+    # can be derived: turning the path into dots would suggest nonsense like `...x`.
+    message = (
+        f"{module!r} is a file path; wf run expects a module name, importable from the"
+        " current directory or sys.path"
+    )
+    name = parts[-1] if parts else ""
+    if name.isidentifier():
+        directory = os.path.dirname(module) or "."
+        message += f" (such as {name}: cd {directory} && wf run {name}:{qualname})"
+    return message
 
 
 def _import_failure(module: str, exc: BaseException) -> CliError:
@@ -110,10 +128,35 @@ def import_target(target: str) -> tuple[Any, str]:
             obj = getattr(obj, part)
         except AttributeError:
             raise CliError(_missing_function(module, module_name, qualname)) from None
+    not_a_workflow = _not_a_workflow(f"{module_name}:{qualname}", obj)
+    if not_a_workflow is not None:
+        raise CliError(not_a_workflow)
     try:
         return obj, workflow_id_of(obj)
     except WorkflowError as exc:
         raise CliError(str(exc)) from None
+
+
+def _not_a_workflow(spec: str, obj: Any) -> str | None:
+    """Why ``obj`` cannot be run, naming it as the user wrote it (its repr may be just
+    ``5``); None when it is marked as a workflow."""
+    if callable(obj) and getattr(obj, "__doc__", None) == "use workflow":
+        return None
+    hint = 'name an `async def` function whose first statement is "use workflow"'
+    if inspect.isclass(obj):
+        return f"{spec} is a class, not a workflow: {hint}"
+    if not inspect.isfunction(obj):
+        return f"{spec} is a value of type {type(obj).__name__}, not a workflow: {hint}"
+    code = obj.__code__
+    if "call_step" in code.co_names and "__wf__" in code.co_names:
+        # A compiled "use step" body is a single call into the runtime's step glue.
+        return (
+            f"{spec} is a step, not a workflow: steps run inside a workflow; run one that calls it"
+        )
+    return (
+        f'{spec} is not a workflow: mark it with "use workflow" as the first statement'
+        " of an `async def` body"
+    )
 
 
 def _missing_function(module: ModuleType, module_name: str, qualname: str) -> str:
@@ -161,9 +204,7 @@ def to_json(value: Any) -> str:
 
 def _json_default(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = dataclasses.asdict(value)
-        # A webhook request's credential headers are never printed (see _redact).
-        return redact_request(fields) if isinstance(value, wf.Request) else fields
+        return dataclasses.asdict(value)
     if isinstance(value, _dt.datetime | _dt.date | _dt.time):
         return value.isoformat()
     if isinstance(value, set | frozenset):
@@ -290,11 +331,6 @@ def run_command(
             return await _follow(engine, run.id, workflow_id, console)
 
     with cli_errors("run"):
-        if run_id is not None:
-            try:
-                check_run_id(run_id)  # before the engine opens (and maybe creates a database)
-            except ValueError as exc:
-                raise CliError(f"--run-id: {exc}") from None
         keywords = parse_kwargs(kwargs)
         values = _check_args(args or [])
         fn, workflow_id = import_target(target)
