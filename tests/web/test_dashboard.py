@@ -11,7 +11,7 @@ from flows import webhooks
 
 
 async def test_the_dashboard_lists_runs_and_shows_a_run_with_its_events(served: Served) -> None:
-    # Run ids cannot hold markup (see test_input_limits); every character they may hold
+    # Run ids cannot hold markup (see test_api_limits); every character they may hold
     # that a URL reserves is quoted in links.
     done = await served.engine.start(webhooks.listener, run_id="dash:1@a+b=c")
     await served.engine.send("dash:1@a+b=c", "go", {"note": "<b>escaped</b>"})
