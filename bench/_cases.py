@@ -721,7 +721,8 @@ async def bench_sleeping_runs(quick: bool, ctx: dict[str, Any]) -> list[dict[str
 
 
 # ---------------------------------------------------------------------------
-# 10, 11. the compiler, webhooks: their own modules, imported only for their group
+# 10, 11, 12. the compiler, webhooks, CLI start-up: their own modules, imported only for
+# their group
 
 
 async def bench_compile(quick: bool, ctx: dict[str, Any]) -> list[dict[str, Any]]:
@@ -732,6 +733,12 @@ async def bench_compile(quick: bool, ctx: dict[str, Any]) -> list[dict[str, Any]
 
 async def bench_webhooks(quick: bool, ctx: dict[str, Any]) -> list[dict[str, Any]]:
     from bench._webhooks import bench_webhooks as run
+
+    return await run(quick, ctx)
+
+
+async def bench_cli(quick: bool, ctx: dict[str, Any]) -> list[dict[str, Any]]:
+    from bench._cli import bench_cli as run
 
     return await run(quick, ctx)
 
@@ -749,6 +756,7 @@ GROUPS: dict[str, Callable[[bool, dict[str, Any]], Awaitable[list[dict[str, Any]
     "sleeping_runs": bench_sleeping_runs,
     "compile": bench_compile,
     "webhooks": bench_webhooks,
+    "cli": bench_cli,
 }
 
 #: Figure name -> group, so ``python -m bench gather_1000_s`` works too.
@@ -774,4 +782,6 @@ FIGURES: dict[str, str] = {
     "compile_wf_sources_lines_per_s": "compile",
     "webhook_accepted_ms": "webhooks",
     "webhook_manual_ms": "webhooks",
+    "cli_help_s": "cli",
+    "cli_runs_list_s": "cli",
 }
