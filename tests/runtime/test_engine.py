@@ -313,16 +313,23 @@ async def test_asyncio_wait_in_a_workflow_is_deterministic(db_url: str) -> None:
     assert result == ["a", "b", "c"]
 
 
+@pytest.mark.parametrize("delay", [0, 0.001, 0.005])
 async def test_closing_an_engine_mid_flight_is_quiet_and_the_run_resumes(
-    db_url: str, caplog: pytest.LogCaptureFixture
+    db_url: str, caplog: pytest.LogCaptureFixture, delay: float
 ) -> None:
     caplog.set_level("WARNING", logger="wf")
-    async with wf.Engine(db_url, poll_interval=0.02) as first:
-        run = await first.start(basic.race_flow, 0.3, "10s")
-        while basic.CALLS["slow"] == 0:
-            await asyncio.sleep(0.005)
-    # Callbacks the closed engine had scheduled get their turn: none may touch the store.
-    await asyncio.sleep(0.2)
+    runs = []
+    for fn, args in (
+        (basic.parallel, ()),
+        (basic.sequential, (50,)),
+        (basic.race_flow, (0.3, "9s")),
+    ):
+        async with wf.Engine(db_url, poll_interval=0.02) as first:
+            runs.append((await first.start(fn, *args), fn))
+            await asyncio.sleep(delay)
+        # Callbacks the closed engine had scheduled get their turn: none may touch the store.
+        await asyncio.sleep(0.1)
     assert [r.getMessage() for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []
     async with wf.Engine(db_url, poll_interval=0.02) as second:
-        assert await second.get_run(run.id).result(timeout=10) == "step"
+        results = [await second.get_run(run.id).result(timeout=10) for run, _ in runs]
+    assert results == [[3, 12, 11], sum(range(50)), "step"]

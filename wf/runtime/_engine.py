@@ -114,6 +114,9 @@ class EngineCore(WorkerMixin):
         self._threads: ThreadPoolExecutor | None = None
         self._random = random.Random()
         self._closing = False
+        # Set once close() took the last commit: a flush still scheduled on the loop
+        # then has nothing to write to and must not try.
+        self._shut = False
         # Until this time no other worker can have taken over our runs (every lease
         # we hold was set or renewed after _renewed_at), so commits skip the check.
         self._leases_safe_until = 0.0
@@ -151,6 +154,7 @@ class EngineCore(WorkerMixin):
             task.cancel()
         await asyncio.gather(*self._tasks, *step_tasks, return_exceptions=True)
         # Commit what is already decided; its deliveries happen wherever the runs resume.
+        self._shut = True
         if self._commit:
             try:
                 await self.store.commit(self._commit, self.worker_id)
@@ -212,7 +216,7 @@ class EngineCore(WorkerMixin):
 
     def _kick(self) -> None:
         """Ask for a flush of the commit buffer at the end of this loop turn."""
-        if self._flush_pending:
+        if self._flush_pending or self._shut:
             return
         self._flush_pending = True
         if self._commit_sync is None:
@@ -224,6 +228,8 @@ class EngineCore(WorkerMixin):
 
     def _flush_now(self) -> None:
         self._flush_pending = False
+        if self._shut:
+            return  # closed after its final commit: the runs resume elsewhere
         commit, after = self._commit, self._after
         if not commit and not after:
             return
