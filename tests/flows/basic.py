@@ -299,3 +299,19 @@ async def fixable(x: int) -> dict[str, int]:
     first = await add(x, 1)
     second = await buggy(first)
     return {"second": second, "attempt": wf.get_workflow_metadata().attempt}
+
+
+@wf.options(timeout="200ms")
+async def impatient(seconds: float) -> int:
+    "use workflow"
+    await wf.sleep(seconds)
+    return await add(1, 1)
+
+
+async def impatient_parent(seconds: float) -> str:
+    "use workflow"
+    handle = await wf.start(impatient, seconds)
+    try:
+        return str(await handle.result())
+    except wf.RunFailedError as exc:
+        return exc.error_type

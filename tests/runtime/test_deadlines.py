@@ -73,3 +73,26 @@ async def test_bad_deadlines_are_refused(engine: wf.Engine) -> None:
     with pytest.raises(ValueError):
         await engine.start(basic.sequential, 1, deadline="-5s")
     assert await engine.store.list_runs() == []
+
+
+async def test_a_workflows_timeout_option_is_its_default_deadline(db_url: str) -> None:
+    async with wf.Engine(db_url, poll_interval=0.02) as engine:
+        late = await engine.start(basic.impatient, 30)
+        quick = await engine.start(basic.impatient, 0.01)
+        chosen = await engine.start(basic.impatient, 0.5, deadline="20s")
+        with pytest.raises(wf.RunFailedError) as info:
+            await late.result(timeout=10)
+        assert info.value.error_type == "wf.DeadlineExceededError"
+        assert await quick.result(timeout=10) == 2
+        # deadline= given at start replaces the option's default.
+        assert await chosen.result(timeout=10) == 2
+        # A child run gets its workflow's timeout as its deadline too.
+        parent = await engine.start(basic.impatient_parent, 30)
+        assert await parent.result(timeout=10) == "wf.DeadlineExceededError"
+    assert basic.CALLS["add"] == 2
+
+
+async def test_a_delayed_runs_timeout_counts_from_its_start(db_url: str) -> None:
+    async with wf.Engine(db_url, poll_interval=0.02) as engine:
+        run = await engine.start(basic.impatient, 0.01, start_at="300ms")
+        assert await run.result(timeout=10) == 2

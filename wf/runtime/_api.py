@@ -103,8 +103,11 @@ class Engine(EngineCore):
             "kwargs": call_kwargs,
             "seed": secrets.token_hex(16),
         }
+        wake_at = _start_time(start_at, now)
         if deadline is not None:
             start["deadline"] = _start_time(deadline, now, what="deadline")
+        else:
+            _default_deadline(fn, start, wake_at)
         if version is None:
             version = workflow_options(fn).version
         else:
@@ -115,7 +118,6 @@ class Engine(EngineCore):
         payload = _serde.dumps(start, where=f"input of workflow {workflow_id}", nesting_below=2)
         if run_id is None:
             run_id = uuid.uuid4().hex
-        wake_at = _start_time(start_at, now)
         await self.open()
         # A worker with room runs a run due now itself: created leased to it, so no
         # claim, log read or poll stands between the start and the first step.
@@ -413,15 +415,25 @@ def _start_child(
     ctx = loop.ctx
     seed = hashlib.sha256(f"{ctx.seed or ctx.run_id}:{ctx.next_cid}".encode()).hexdigest()[:32]
     start: dict[str, Any] = {"args": list(args), "kwargs": kwargs, "seed": seed}
+    wake_at = _start_time(start_at, now)
     if deadline is not None:
         start["deadline"] = _start_time(deadline, now, what="deadline")
-    wake_at = _start_time(start_at, now)
+    else:
+        _default_deadline(fn, start, wake_at)
     child_version = workflow_options(fn).version
     if child_version is not None:
         start["version"] = child_version
     payload = _serde.dumps(start, where=f"input of workflow {workflow_id}", nesting_below=2)
     child_id, outcome = loop.ctx.issue_child(workflow_id, payload, run_id, wake_at)
     return ChildRun(child_id, outcome)
+
+
+def _default_deadline(fn: Callable[..., Any], start: dict[str, Any], starts_at: float) -> None:
+    """A workflow's ``@wf.options(timeout=...)``: its deadline, counted from when the run
+    starts (``start_at``, else now), unless ``deadline=`` was given."""
+    timeout = workflow_options(fn).timeout
+    if timeout is not None:
+        start["deadline"] = starts_at + timeout
 
 
 def current_engine() -> Engine:
