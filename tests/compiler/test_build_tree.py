@@ -96,6 +96,16 @@ def test_an_output_reached_through_a_symlink_is_resolved(project: Path, tmp_path
     assert _snapshot(project) == before
 
 
+def test_a_symlinked_source_counts_where_the_link_is(project: Path, tmp_path: Path) -> None:
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "real.py").write_text(STEP)
+    (project / "linked.py").symlink_to(tmp_path / "lib" / "real.py")
+    before = _snapshot(tmp_path)
+    with pytest.raises(BuildInputError, match="contains the source"):
+        build_tree(["linked.py"], ".")  # would write ./linked.py, through the link
+    assert _snapshot(tmp_path) == before
+
+
 def test_a_destination_linked_to_a_source_file_is_not_written_over(
     project: Path, tmp_path: Path
 ) -> None:

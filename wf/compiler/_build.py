@@ -90,21 +90,31 @@ def _refuse_overlap(output: Path, sources: Sequence[Path]) -> None:
     replaced the module with its compiled form) or read back its own output.
     Paths are resolved first, so ``.``, ``$PWD``, ``../x`` and symlinks are caught.
     """
-    target = output.resolve()
     for source in sources:
-        resolved = source.resolve()
-        if target == resolved:
-            relation = "is the source"
-        elif resolved.is_relative_to(target):
-            relation = "contains the source"
-        elif target.is_relative_to(resolved):
-            relation = "lies inside the source"
-        else:
+        relation = _relation(output.resolve(), source.resolve())
+        # A symlinked source (`flows.py -> ../lib/flows.py`) is written as its link:
+        # its own place counts too, not only the file it points to.
+        relation = relation or _relation(_absolute(output), _absolute(source))
+        if relation is None:
             continue
         raise BuildInputError(
             f"the output directory '{output}' {relation} '{source}': choose one outside"
             " every source (a build never writes where it reads)"
         )
+
+
+def _absolute(path: Path) -> Path:
+    return Path(os.path.abspath(path))  # `..` folded away, symlinks kept
+
+
+def _relation(output: Path, source: Path) -> str | None:
+    if output == source:
+        return "is the source"
+    if source.is_relative_to(output):
+        return "contains the source"
+    if output.is_relative_to(source):
+        return "lies inside the source"
+    return None
 
 
 def _file_id(path: Path) -> tuple[int, int] | None:
