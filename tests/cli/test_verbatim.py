@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from wfcli_support import Project, invoke, json_out, stored_run
+from stored_rows import stored_run
+from wfcli_support import Project, invoke, json_out
 
 # Markup that would raise ("[/x]"), style ("[bold]") or vanish, and emoji codes.
 VALUE = "[b]hi[/b] :fire: [/x]"

@@ -4,14 +4,12 @@ directory holding a workflow module, a database URL, and ways to run the CLI on 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,39 +159,6 @@ def events_of(db: str, run_id: str) -> list[Event]:
 def record_of(db: str, run_id: str) -> RunRecord | None:
     found: RunRecord | None = with_engine(db, lambda engine: engine.store.get_run(run_id))
     return found
-
-
-def stored_run(
-    db: str,
-    run_id: str,
-    *,
-    status: str = "completed",
-    input: str = '{"args": [], "kwargs": {}}',
-    result: str | None = "null",
-    error: str | None = None,
-    created_at: float = 1_700_000_000.0,
-    events: Sequence[tuple[str, int | None, str | None, str | None, float]] = (),
-    workflow_id: str = "app.flows:main",
-) -> None:
-    """Write a run and its events (kind, cid, name, data, at) straight into the SQLite
-    file, as an older wf or a bug may have stored them, bypassing every check on entry."""
-    asyncio.run(_create(db))
-    with contextlib.closing(sqlite3.connect(db.removeprefix("sqlite:///"))) as conn, conn:
-        conn.execute(
-            "INSERT INTO runs (run_id, workflow_id, status, input, result, error, created_at,"
-            " updated_at, attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)",
-            (run_id, workflow_id, status, input, result, error, created_at, created_at),
-        )
-        conn.executemany(
-            "INSERT INTO events (run_id, seq, kind, cid, name, data, at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(run_id, seq, *event) for seq, event in enumerate(events)],
-        )
-
-
-async def _create(db: str) -> None:
-    async with wf.Engine(db, worker=False):
-        pass
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import html
+import json
 
 import pytest
+from stored_rows import stored_run
 from web_support import Served
 
 from flows import webhooks
+from wf.runtime._dashboard import SHOWN_CHARS
 
 
 async def test_the_dashboard_lists_runs_and_shows_a_run_with_its_events(served: Served) -> None:
@@ -42,3 +45,26 @@ async def test_dashboard_errors(served: Served, path: str, status: int) -> None:
     reply = await served.client.get(path)
     assert reply.status_code == status
     assert reply.json()["error"]["message"]
+
+
+async def test_a_run_page_cuts_huge_values_and_long_logs_and_links_the_json_api(
+    served: Served, db_url: str
+) -> None:
+    huge = "<" * 2_000_000  # every character escaped: the page would be 8 MB
+    events = [("run_started", None, "app.flows:main", '{"args": [], "kwargs": {}}', 1.7e9)]
+    events += [("progress", None, f"note {i}", None, 1.7e9 + i) for i in range(1, 1_500)]
+    events.append(("run_completed", None, None, json.dumps(huge), 1.7e9 + 1_500))
+    stored_run(db_url, "big:1", result=json.dumps(huge), events=events)
+
+    page = await served.client.get("/runs/big%3A1")
+    assert page.status_code == 200
+    assert len(page.text) < 500_000
+    assert page.text.count("&lt;" * SHOWN_CHARS + "…</pre>") == 2  # the result, the last event
+    link = '<a href="/api/runs/big%3A1">the JSON API</a>'
+    assert f"cut: {len(huge):,} characters in all; the whole value is in {link}" in page.text
+    assert f"The latest 1,000 of 1,501 events; all of them are in {link}." in page.text
+    assert "note 501<" in page.text and "note 500<" not in page.text
+
+    whole = await served.client.get("/api/runs/big%3A1")
+    assert whole.json()["run"]["result"] == huge
+    assert len(whole.json()["events"]) == 1_501

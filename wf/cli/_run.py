@@ -35,7 +35,7 @@ from wf.cli._common import (
     parse_kwargs,
     run_async,
 )
-from wf.cli._view import RunView, data_value, error_text
+from wf.cli._view import PlainLog, RunView, data_value, error_text
 from wf.runtime import _serde
 from wf.runtime._registry import workflow_id_of
 from wf.runtime._store import FINISHED, RunRecord
@@ -217,11 +217,15 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-async def _follow(engine: wf.Engine, run_id: str, workflow_id: str, console: Console) -> RunRecord:
-    """Poll the run's log and show its progress until it ends."""
+async def _follow(
+    engine: wf.Engine, run_id: str, workflow_id: str, console: Console, *, quiet: bool
+) -> RunRecord:
+    """Poll the run's log and show its progress until it ends (``quiet``: only wait)."""
     view = RunView(run_id, workflow_id)
+    log = PlainLog(view)
     last = -1
-    live = Live(console=console, refresh_per_second=10) if console.is_terminal else None
+    terminal = console.is_terminal and not quiet
+    live = Live(console=console, refresh_per_second=10) if terminal else None
     with live if live is not None else contextlib.nullcontext():
         while True:
             # Status first: a finished run's last events were committed with its
@@ -229,6 +233,11 @@ async def _follow(engine: wf.Engine, run_id: str, workflow_id: str, console: Con
             record = await engine.store.get_run(run_id)
             if record is None:
                 raise CliError(f"run {run_id} disappeared from {engine.url}", EXIT_FAILED)
+            if quiet:
+                if record.status in FINISHED:
+                    return record
+                await engine.wait_finished(run_id, _POLL)
+                continue
             lines = []
             for event in await engine.store.load_events(run_id, after=last):
                 last = event.seq
@@ -239,8 +248,8 @@ async def _follow(engine: wf.Engine, run_id: str, workflow_id: str, console: Con
             if live is not None:
                 live.update(view.render(max(5, console.size.height - 4)), refresh=True)
             else:
-                for line in lines:
-                    console.print(line, markup=False, highlight=False)
+                for line in log.filter(lines):
+                    console.print(line)
             if record.status in FINISHED:
                 return record
             await engine.wait_finished(run_id, _POLL)
@@ -305,6 +314,14 @@ def run_command(
             help="Only enqueue the run and print its id; a `wf worker` executes it.",
         ),
     ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="Show no progress: only the result on stdout (a failure still goes to stderr).",
+        ),
+    ] = False,
 ) -> None:
     """Run a workflow and print its result as JSON on stdout; progress goes to stderr.
 
@@ -328,7 +345,7 @@ def run_command(
             started.append(run.id)
             if detach:
                 return run.id
-            return await _follow(engine, run.id, workflow_id, console)
+            return await _follow(engine, run.id, workflow_id, console, quiet=quiet)
 
     with cli_errors("run"):
         keywords = parse_kwargs(kwargs)

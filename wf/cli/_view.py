@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
+import shlex
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,27 +41,54 @@ from wf.runtime._views import data_value, plain
 _REQUEST_TYPE = "wf.runtime._webhooks:Request"  # how the log tags a webhook request
 
 __all__ = [
+    "ERROR_WIDTH",
+    "TRACEBACK_WIDTH",
+    "PlainLog",
     "RunView",
+    "clip",
+    "clip_start",
     "data_value",
     "error_text",
     "format_duration",
     "plain",
     "short",
     "summarize",
+    "value_text",
 ]
 
 
-def short(value: Any, limit: int = 60) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+#: The most characters of an error message a line of text shows.
+ERROR_WIDTH = 300
+#: The most characters of a traceback a text view shows (its end).
+TRACEBACK_WIDTH = 10_000
+
+
+def value_text(value: Any) -> str:
+    """A plain value as text: a string as it is, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, the last being "…" when it was cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def clip_start(text: str, limit: int) -> str:
+    """``text`` cut to its last ``limit`` characters, the first being "…" when it was cut
+    (for tracebacks: where the error happened is at their end)."""
+    return text if len(text) <= limit else "…" + text[len(text) - limit + 1 :]
+
+
+def short(value: Any, limit: int = 60) -> str:
+    return clip(value_text(value), limit)
+
+
 def error_text(error: Any) -> str:
-    """``Type: message`` from an encoded exception."""
+    """``Type: message`` from an encoded exception (a long message cut)."""
     if not isinstance(error, dict):
         return short(error) if error is not None else "unknown error"
     name = type_name(str(error.get("type", "Exception")))
-    message = str(error.get("message", ""))
+    message = clip(str(error.get("message", "")), ERROR_WIDTH)
     return f"{name}: {message}" if message else name
 
 
@@ -354,3 +383,64 @@ class RunView:
                 Text(detail, style="dim"),
             )
         return Group(header, grid) if rows else header
+
+
+class PlainLog:
+    """The lines ``wf run`` prints when stderr is not a terminal (a log file, CI), kept
+    bounded for runs of thousands of steps: every line about the run itself, the first
+    ``budget`` lines about its steps, timers, hooks and messages, then only a count of
+    its steps and timers, at most every ``every`` seconds and before the run's last line.
+    """
+
+    def __init__(
+        self,
+        view: RunView,
+        budget: int = 100,
+        every: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.view = view
+        self.budget = budget
+        self.every = every
+        self.clock = clock
+        self._muted = False  # the budget is spent
+        self._held = 0  # lines not printed since the last count
+        self._counted_at = 0.0
+
+    def filter(self, lines: list[str]) -> list[str]:
+        """The ones of ``lines`` (from ``RunView.apply`` / ``set_status``) to print."""
+        out: list[str] = []
+        for line in lines:
+            # RunView indents the lines about a step, timer, hook or message.
+            if not line.startswith("  "):
+                if self._held:
+                    out.append(self._count())
+                out.append(line)
+            elif self.budget > 0:
+                self.budget -= 1
+                out.append(line)
+            else:
+                if not self._muted:
+                    self._muted = True
+                    out.append(
+                        "  … further lines about steps are not shown, only their count"
+                        f" (every {self.every:g} s); `wf runs show {shlex.quote(self.view.run_id)}`"
+                        " lists the whole log"
+                    )
+                    self._counted_at = self.clock()
+                self._held += 1
+        if self._held and self.clock() - self._counted_at >= self.every:
+            out.append(self._count())
+        return out
+
+    def _count(self) -> str:
+        counts: dict[str, int] = {}
+        for row in self.view.rows.values():
+            counts[row.status] = counts.get(row.status, 0) + 1
+        summary = ", ".join(f"{n:,} {status}" for status, n in sorted(counts.items()))
+        held, self._held = self._held, 0
+        self._counted_at = self.clock()
+        return (
+            f"  … {len(self.view.rows):,} steps and timers so far: {summary}"
+            f" ({held:,} lines not shown)"
+        )

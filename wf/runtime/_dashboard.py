@@ -14,7 +14,12 @@ from urllib.parse import quote
 from wf.runtime._store import ACTIVE, FINISHED, RunRecord
 from wf.runtime._views import events_json, run_json
 
-__all__ = ["run_page", "runs_page"]
+__all__ = ["SHOWN_CHARS", "SHOWN_EVENTS", "run_page", "runs_page"]
+
+#: How many characters of one value a page shows; the JSON API has every value whole.
+SHOWN_CHARS = 10_000
+#: How many events a run's page lists (its latest); the JSON API has them all.
+SHOWN_EVENTS = 1_000
 
 _STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
@@ -26,6 +31,7 @@ pre { margin: 0; white-space: pre-wrap; max-width: 60em; }
 .completed { color: #137333; } .failed { color: #b3261e; } .cancelled { color: #a05a00; }
 .running { color: #0b57d0; } .sleeping, .waiting, .pending { color: #5f6368; }
 nav a { margin-right: 1em; }
+.cut { color: #5f6368; font-style: italic; }
 """
 
 
@@ -39,9 +45,17 @@ def _page(title: str, body: str, root: str) -> str:
     )
 
 
-def _value(value: Any) -> str:
+def _value(value: Any, whole: str) -> str:
+    """A value as preformatted text, cut after :data:`SHOWN_CHARS` characters with a link
+    to ``whole`` (the run in the JSON API): a page must stay small whatever a run holds."""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=1)
-    return f"<pre>{html.escape(text)}</pre>"
+    if len(text) <= SHOWN_CHARS:
+        return f"<pre>{html.escape(text)}</pre>"
+    return (
+        f"<pre>{html.escape(text[:SHOWN_CHARS])}…</pre>"
+        f'<p class="cut">cut: {len(text):,} characters in all;'
+        f' the whole value is in <a href="{html.escape(whole)}">the JSON API</a></p>'
+    )
 
 
 def runs_page(records: list[RunRecord], root: str, status: str | None) -> str:
@@ -70,10 +84,11 @@ def runs_page(records: list[RunRecord], root: str, status: str | None) -> str:
 
 
 def run_page(record: RunRecord, events: list[Any], root: str) -> str:
-    """One run: its status, input, result or error, and its event log."""
+    """One run: its status, input, result or error, and its latest events."""
     run = run_json(record, full=True)
+    whole = f"{root}api/runs/{quote(record.run_id, safe='')}"
     header = "".join(
-        f"<tr><th>{name}</th><td>{_value(run[key])}</td></tr>"
+        f"<tr><th>{name}</th><td>{_value(run[key], whole)}</td></tr>"
         for name, key in (
             ("workflow", "workflow_id"),
             ("status", "status"),
@@ -91,12 +106,18 @@ def run_page(record: RunRecord, events: list[Any], root: str) -> str:
         f"<td>{e['seq']}</td><td>{e['offset_ms']:.1f} ms</td><td>{html.escape(e['kind'])}</td>"
         f"<td>{'' if e['cid'] is None else e['cid']}</td>"
         f"<td><code>{html.escape(e['name'] or '')}</code></td>"
-        f"<td>{'' if e['data'] is None else _value(e['data'])}</td>"
+        f"<td>{'' if e['data'] is None else _value(e['data'], whole)}</td>"
         "</tr>"
-        for e in events_json(events)
+        for e in events_json(events[-SHOWN_EVENTS:])
     )
+    left_out = ""
+    if len(events) > SHOWN_EVENTS:
+        left_out = (
+            f'<p class="cut">The latest {SHOWN_EVENTS:,} of {len(events):,} events;'
+            f' all of them are in <a href="{html.escape(whole)}">the JSON API</a>.</p>'
+        )
     body = (
-        f"<table>{header}</table><h2>Events</h2><table><tr><th>#</th><th>at</th><th>kind</th>"
-        f"<th>op</th><th>name</th><th>data</th></tr>{rows}</table>"
+        f"<table>{header}</table><h2>Events</h2>{left_out}<table><tr><th>#</th><th>at</th>"
+        f"<th>kind</th><th>op</th><th>name</th><th>data</th></tr>{rows}</table>"
     )
     return _page(f"run {record.run_id}", body, root)
