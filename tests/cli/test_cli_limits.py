@@ -65,7 +65,7 @@ def stored_run(
         ("a/b", "contains '/'"),
         ("<script>", "contains '<'"),
         ("x" * 100_000, "is 100000 characters long"),
-        ("", "must not be empty"),
+        ("", "must be a non-empty string"),
     ],
 )
 def test_run_refuses_a_bad_run_id_before_opening_the_database(

@@ -47,7 +47,7 @@ def test_accepted_run_ids(run_id: str) -> None:
 @pytest.mark.parametrize(
     ("run_id", "why"),
     [
-        ("", "run_id must not be empty"),
+        ("", "run_id must be a non-empty string"),
         ("x" * 201, "is 201 characters long"),
         ("x" * 100_000, "is 100000 characters long"),
         ("a/b", "contains '/'"),

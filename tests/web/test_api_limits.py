@@ -51,7 +51,7 @@ def _sql(served: Served, statement: str, *params: Any) -> None:
         ("a/b", "contains '/'"),
         ("<script>alert(1)</script>", "contains '<'"),
         ("x" * 201, "is 201 characters long"),
-        ("", "must not be empty"),
+        ("", "must be a non-empty string"),
         ("with space", "contains ' '"),
         (12, "must be a string, not int 12"),
     ],

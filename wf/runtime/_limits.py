@@ -64,7 +64,7 @@ def check_run_id(run_id: Any) -> str:
     if not isinstance(run_id, str):
         why = f"run_id must be a string, not {type(run_id).__name__} {run_id!r:.{_SHOWN}}"
     elif not run_id:
-        why = "run_id must not be empty"
+        why = "run_id must be a non-empty string"
     elif len(run_id) > 200:
         why = f"run_id {run_id[:_SHOWN]!r}… is {len(run_id)} characters long"
     else:
