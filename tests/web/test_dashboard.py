@@ -68,3 +68,29 @@ async def test_a_run_page_cuts_huge_values_and_long_logs_and_links_the_json_api(
     whole = await served.client.get("/api/runs/big%3A1")
     assert whole.json()["run"]["result"] == huge
     assert len(whole.json()["events"]) == 1_501
+
+
+async def test_no_stored_value_breaks_the_api_or_the_dashboard(served: Served, db_url: str) -> None:
+    deep = "[" * 5000 + "]" * 5000
+    stored_run(
+        db_url,
+        "odd",
+        created_at=1e20,
+        input=f'{{"args": [{deep}], "kwargs": {{}}}}',
+        result="[" * 500 + "]" * 500,
+        events=[
+            ("run_started", None, "app.flows:main", f'{{"args": [{deep}]}}', 1.7e9),
+            ("step_completed", 0, "app.flows:s", "1e400", float("inf")),
+            ("timer_fired", 1, "timer", "NaN", 1e300),
+        ],
+    )
+    for path in ("/", "/runs/odd", "/api/runs"):
+        reply = await served.client.get(path)
+        assert reply.status_code == 200, (path, reply.text[-300:])
+    shown = await served.client.get("/api/runs/odd")
+    assert shown.status_code == 200, shown.text
+    events = shown.json()["events"]
+    assert [event["offset_ms"] for event in events] == [0.0, None, 1e303]
+    assert [event["data"] for event in events[1:]] == ["inf", "nan"]
+    assert "out of the date range" in shown.json()["run"]["created_at"]
+    assert "nested deeper than" in json.dumps(shown.json()["run"]["input"])

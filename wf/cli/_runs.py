@@ -272,6 +272,12 @@ _TIMELINE = (
 )
 
 
+def _offset(seconds: float) -> str:
+    ms = seconds * 1000
+    # A time stored out of range (1e300, inf) must not make the column 300 digits wide.
+    return f"{ms:.0f}" if abs(ms) < 1e12 else f"{ms:.3g}"
+
+
 def _timeline(events: list[Event], summaries: list[str], start: float) -> Text:
     """The events as a table of plain lines.
 
@@ -282,7 +288,7 @@ def _timeline(events: list[Event], summaries: list[str], start: float) -> Text:
     rows = [
         (
             str(event.seq),
-            f"{(event.at - start) * 1000:.0f}",
+            _offset(event.at - start),
             event.kind,
             event.name or "",
             "" if event.cid is None else str(event.cid),

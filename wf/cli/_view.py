@@ -102,7 +102,9 @@ def format_duration(seconds: float) -> str:
         return f"{seconds / 60:.1f} min"
     if seconds < 172800:
         return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
+    days = seconds / 86400
+    # A time stored out of range (1e300) must not print as 300 digits.
+    return f"{days:.1f} days" if days < 1e6 else f"{days:.3g} days"
 
 
 def _arg(value: Any) -> str:

@@ -58,6 +58,10 @@ def _value(value: Any, whole: str) -> str:
     )
 
 
+def _offset(ms: float | None) -> str:
+    return "" if ms is None else f"{ms:.1f} ms"
+
+
 def runs_page(records: list[RunRecord], root: str, status: str | None) -> str:
     """The list of runs, newest first, each linking to its page."""
     rows = []
@@ -103,7 +107,7 @@ def run_page(record: RunRecord, events: list[Any], root: str) -> str:
     )
     rows = "".join(
         "<tr>"
-        f"<td>{e['seq']}</td><td>{e['offset_ms']:.1f} ms</td><td>{html.escape(e['kind'])}</td>"
+        f"<td>{e['seq']}</td><td>{_offset(e['offset_ms'])}</td><td>{html.escape(e['kind'])}</td>"
         f"<td>{'' if e['cid'] is None else e['cid']}</td>"
         f"<td><code>{html.escape(e['name'] or '')}</code></td>"
         f"<td>{'' if e['data'] is None else _value(e['data'], whole)}</td>"

@@ -189,7 +189,8 @@ class EngineCore(WorkerMixin):
 
     def holds(self, run_id: str) -> bool:
         """Whether this engine is executing the run now (and will notify its waiters)."""
-        return run_id in self._runs
+        live = self._runs.get(run_id)
+        return live is not None and not live.draining
 
     def poke(self) -> None:
         """Wake the poller now (a run was started or became due)."""
@@ -523,19 +524,23 @@ class EngineCore(WorkerMixin):
         self._step_done(live, effect, result)
 
     def _step_done(self, live: Live, effect: StartStep, result: Any) -> None:
-        if live.dropped:
+        if live.dropped and not live.draining:
             return
         try:
             data = _serde.dumps(result, where=f"result of step {effect.step_id}")
         except SerializationError as exc:
             self._step_error(live, effect, None, exc)
             return
+        if live.draining:
+            self._append(live, STEP_COMPLETED, effect.cid, effect.step_id, data)
+            self._drained(live)
+            return
         self._append_delivery(live, STEP_COMPLETED, effect.cid, effect.step_id, data)
 
     def _step_error(
         self, live: Live, effect: StartStep, spec: StepSpec | None, exc: BaseException
     ) -> None:
-        if live.dropped:
+        if live.dropped and not live.draining:
             return
         options = spec.options if spec is not None else StepOptions()
         error = _serde.encode_exception(exc)
@@ -543,6 +548,12 @@ class EngineCore(WorkerMixin):
             isinstance(exc, FatalError | SerializationError)
             or effect.attempt >= options.max_attempts
         )
+        if live.draining:
+            # The run has ended: the failure is recorded, no retry is scheduled.
+            data = _serde.dumps({"error": error, "attempt": effect.attempt})
+            self._append(live, STEP_FAILED, effect.cid, effect.step_id, data)
+            self._drained(live)
+            return
         if final:
             data = _serde.dumps({"error": error, "attempt": effect.attempt})
             self._append_delivery(live, STEP_FAILED, effect.cid, effect.step_id, data)
@@ -606,12 +617,28 @@ class EngineCore(WorkerMixin):
                 error=data if kind == RUN_FAILED else None,
                 set_wake=True,
                 wake_at=None,
-                release=True,
+                release=not live.steps,
             )
         )
         self._after.append(functools.partial(self._notify, ctx.run_id))
+        if live.steps:
+            # Steps already running are not interrupted (a cancellation, a deadline,
+            # a race's losers): they finish, and their results are recorded.
+            live.draining = True
+            self._forget(live, keep_steps=True)
+            return
         self._runs.pop(ctx.run_id, None)
         self._forget(live)
+
+    def _drained(self, live: Live) -> None:
+        """A step of an ended run finished: once none is left, let the run go."""
+        if live.steps:
+            return
+        live.draining = False
+        self._commit.updates.append(RunUpdate(live.ctx.run_id, release=True))
+        self._kick()
+        if self._runs.get(live.ctx.run_id) is live:
+            del self._runs[live.ctx.run_id]
 
     def _fail_nondeterministic(self, live: Live) -> None:
         live.ctx.take()  # nothing the failed replay issued is written
@@ -671,7 +698,7 @@ class EngineCore(WorkerMixin):
         live.park_over = True
         self._maybe_evict(live)
 
-    def _forget(self, live: Live) -> None:
+    def _forget(self, live: Live, *, keep_steps: bool = False) -> None:
         live.dropped = True
         if live.parked is not None:
             live.parked.cancel()
@@ -679,8 +706,9 @@ class EngineCore(WorkerMixin):
             live.deadline_timer.cancel()
         for handle in (*live.timers.values(), *live.retries.values()):
             handle.cancel()
-        for task in live.steps.values():
-            task.cancel()
+        if not keep_steps:
+            for task in live.steps.values():
+                task.cancel()
         live.timers.clear()
         live.retries.clear()
         live.ctx.close()

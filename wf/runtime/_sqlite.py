@@ -20,7 +20,14 @@ import time
 from collections.abc import Sequence
 
 from wf._errors import RunNotFoundError, StoreError, WorkflowError
-from wf.runtime._events import RUN_FAILED, RUN_STARTED, STEP_FAILED, STEP_RETRYING, Event
+from wf.runtime._events import (
+    RUN_FAILED,
+    RUN_STARTED,
+    STEP_COMPLETED,
+    STEP_FAILED,
+    STEP_RETRYING,
+    Event,
+)
 from wf.runtime._store import (
     ACTIVE,
     FINISHED,
@@ -389,23 +396,39 @@ class SQLiteStore:
         now = time.time()
         c.execute("BEGIN IMMEDIATE")
         try:
-            row = c.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            row = c.execute(
+                "SELECT status, lease_owner, lease_expires FROM runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
             if row is None:
                 raise RunNotFoundError(f"no run with id {run_id!r} in {self.url}")
             if row[0] != "failed":
                 raise WorkflowError(f"run {run_id} is {row[0]}: only a failed run can be retried")
+            if row[1] is not None and (row[2] or 0) > now:
+                raise WorkflowError(
+                    f"run {run_id} is still finishing the steps that were running when it"
+                    " failed; retry it once they have ended"
+                )
             tail = c.execute(
                 "SELECT seq, kind FROM events WHERE run_id = ? ORDER BY seq DESC", (run_id,)
             ).fetchall()
             dropped: list[int] = []
-            if tail and tail[0][1] == RUN_FAILED:
+            # Steps that were running when the run failed may have recorded their
+            # outcomes after its run_failed: completions are kept, failures dropped.
+            end = 0
+            while end < len(tail) and tail[end][1] in (STEP_COMPLETED, STEP_FAILED):
+                if tail[end][1] == STEP_FAILED:
+                    dropped.append(tail[end][0])
+                end += 1
+            if end < len(tail) and tail[end][1] == RUN_FAILED:
                 # The failure that ended the run, and the step failures that led to
                 # it, are dropped: those steps run again with the current code.
-                dropped.append(tail[0][0])
-                for seq, kind in tail[1:]:
+                dropped.append(tail[end][0])
+                for seq, kind in tail[end + 1 :]:
                     if kind not in (STEP_FAILED, STEP_RETRYING):
                         break
                     dropped.append(seq)
+            else:
+                dropped = []  # no run_failed at the end (a nondeterminism failure)
             c.executemany(
                 "DELETE FROM events WHERE run_id = ? AND seq = ?", [(run_id, s) for s in dropped]
             )

@@ -7,6 +7,7 @@ into Python objects, which would import the user's modules just to print a run.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from wf.runtime._events import RUN_STARTED, Event
@@ -36,6 +37,10 @@ def plain(value: Any, _depth: int = 0) -> Any:
     if isinstance(value, list):
         return [plain(item, _depth + 1) for item in value]
     if not isinstance(value, dict):
+        if isinstance(value, float) and not math.isfinite(value):
+            # JSON has no inf or nan (the API could not send one): serde writes them
+            # tagged, as text, and so are those of a row stored without serde.
+            return repr(value)
         return value
     tag = value.get(_TAG)
     if not isinstance(tag, str):
@@ -102,7 +107,7 @@ def events_json(events: list[Event]) -> list[dict[str, Any]]:
         {
             "seq": event.seq,
             "at": iso(event.at),
-            "offset_ms": round((event.at - start) * 1000, 3),
+            "offset_ms": _offset_ms(event.at, start),
             "kind": event.kind,
             "cid": event.cid,
             "name": event.name,
@@ -112,6 +117,12 @@ def events_json(events: list[Event]) -> list[dict[str, Any]]:
         }
         for event in events
     ]
+
+
+def _offset_ms(at: float, start: float) -> float | None:
+    # None for a time stored out of range (inf): JSON has no inf or nan.
+    offset = round((at - start) * 1000, 3)
+    return offset if math.isfinite(offset) else None
 
 
 def start_value(data: str | None) -> Any:
