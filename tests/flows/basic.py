@@ -315,3 +315,31 @@ async def impatient_parent(seconds: float) -> str:
         return str(await handle.result())
     except wf.RunFailedError as exc:
         return exc.error_type
+
+
+#: Side effects of `charge_slowly`, in order: a step cut short would leave "begin" alone.
+LEDGER: list[str] = []
+
+
+async def charge_slowly(amount: int) -> str:
+    "use step"
+    LEDGER.append(f"begin {amount}")
+    await asyncio.sleep(0.3)
+    LEDGER.append(f"end {amount}")
+    return f"charged {amount}"
+
+
+async def cancelled_mid_step(amount: int) -> str:
+    "use workflow"
+    return await charge_slowly(amount)
+
+
+async def raced_steps() -> str:
+    "use workflow"
+    # The quick step wins; the slow one keeps running after the run completed.
+    return str(await wf.race(add(1, 1), charge_slowly(7)))
+
+
+async def fails_beside_a_slow_step() -> list[object]:
+    "use workflow"
+    return list(await asyncio.gather(charge_slowly(3), fatal()))

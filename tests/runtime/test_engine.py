@@ -333,3 +333,42 @@ async def test_closing_an_engine_mid_flight_is_quiet_and_the_run_resumes(
     async with wf.Engine(db_url, poll_interval=0.02) as second:
         results = [await second.get_run(run.id).result(timeout=10) for run, _ in runs]
     assert results == [[3, 12, 11], sum(range(50)), "step"]
+
+
+async def test_a_step_running_when_its_run_is_cancelled_finishes_and_is_recorded(
+    engine: wf.Engine,
+) -> None:
+    basic.LEDGER.clear()
+    run = await engine.start(basic.cancelled_mid_step, 5)
+    while basic.LEDGER != ["begin 5"]:
+        await asyncio.sleep(0.005)
+    await run.cancel()
+    with pytest.raises(wf.RunCancelledError):
+        await run.result(timeout=10)
+    assert await run.status() == "cancelled"
+    # The step was not interrupted half-way: it ran to its end and its result is logged.
+    for _ in range(200):
+        events = [e async for e in run.events()]
+        if any(e.kind == STEP_COMPLETED for e in events):
+            break
+        await asyncio.sleep(0.01)
+    assert basic.LEDGER == ["begin 5", "end 5"]
+    completed = [e for e in events if e.kind == STEP_COMPLETED]
+    assert [_serde.loads(e.data or "null") for e in completed] == ["charged 5"]
+    assert [e.kind for e in events].count("run_cancelled") == 1
+
+
+async def test_a_race_loser_keeps_running_after_the_run_completed(engine: wf.Engine) -> None:
+    basic.LEDGER.clear()
+    run = await engine.start(basic.raced_steps)
+    assert await run.result(timeout=10) == "2"
+    for _ in range(200):
+        if basic.LEDGER == ["begin 7", "end 7"]:
+            break
+        await asyncio.sleep(0.01)
+    assert basic.LEDGER == ["begin 7", "end 7"]
+    events = [e async for e in run.events()]
+    assert [_serde.loads(e.data or "null") for e in events if e.kind == STEP_COMPLETED] == [
+        2,
+        "charged 7",
+    ]

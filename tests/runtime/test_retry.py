@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,3 +63,26 @@ async def test_only_failed_runs_can_be_retried(engine: wf.Engine) -> None:
         await run.retry()
     with pytest.raises(wf.RunNotFoundError):
         await engine.get_run("nope").retry()
+
+
+async def test_a_run_that_failed_while_a_step_ran_is_retried_once_the_step_ended(
+    engine: wf.Engine,
+) -> None:
+    basic.LEDGER.clear()
+    run = await engine.start(basic.fails_beside_a_slow_step)
+    with pytest.raises(wf.RunFailedError):
+        await run.result(timeout=10)
+    # The slow step still runs (it is not interrupted), so the run cannot be retried yet.
+    with pytest.raises(wf.WorkflowError, match="still finishing"):
+        await run.retry()
+    for _ in range(200):
+        if basic.LEDGER == ["begin 3", "end 3"]:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)  # its result committed and the lease released
+    await run.retry()
+    with pytest.raises(wf.RunFailedError):
+        await run.result(timeout=10)
+    # The slow step's recorded result was kept: the retry did not run it again.
+    assert basic.LEDGER == ["begin 3", "end 3"]
+    assert basic.CALLS["fatal"] == 2

@@ -39,6 +39,10 @@ class Live:
     # replay each: the timer that ends the wait, and whether it already ended.
     parked: TimerHandle | None = None
     park_over: bool = False
+    # The run ended (its outcome is committed) while steps were running: it acts no
+    # more (``dropped``), but those steps finish and their results are recorded,
+    # and the run keeps its lease until the last one has.
+    draining: bool = False
 
 
 async def with_timeout(awaitable: Awaitable[Any], seconds: float) -> Any:
