@@ -9,7 +9,8 @@ A backend's test module subclasses `StoreConformance` and provides two fixtures:
 The tests use only the `Store` protocol, never a backend's own API, so the same
 suite runs unchanged against SQLite and PostgreSQL. Claims take explicit ``now``
 values; only ``post`` and ``post_to_hook`` read the real clock, so tests that
-post claim at ``time.time() + 1``.
+post claim at ``time.time() + 1``. Reads default to the real time to decide
+whether a lease expired, so tests read at ``T`` (``now=T``) unless they test that.
 """
 
 from __future__ import annotations
@@ -60,8 +61,12 @@ async def claim_ids(
     return [r.run_id for r in await store.claim(owner, limit, now, lease)]
 
 
+async def claim_ids_except(store: Store, owner: str, now: float, exclude: list[str]) -> list[str]:
+    return sorted(r.run_id for r in await store.claim(owner, 100, now, 30.0, exclude))
+
+
 async def run(store: Store, run_id: str) -> RunRecord:
-    record = await store.get_run(run_id)
+    record = await store.get_run(run_id, now=T)
     assert record is not None, run_id
     return record
 
@@ -302,6 +307,76 @@ class StoreConformance:
         assert await claim_ids(store, "B", T + 1) == ["a"]
         assert (await run(store, "b")).lease_owner == "A"
 
+    async def test_claim_skips_the_runs_it_is_told_to(self, store: Store) -> None:
+        for run_id in ("a", "b", "c"):
+            await create(store, run_id)
+        assert await claim_ids_except(store, "A", T, ["a", "b", "c"]) == []
+        assert await claim_ids_except(store, "A", T, ["b"]) == ["a", "c"]
+        assert await claim_ids_except(store, "B", T, ["a"]) == ["b"]
+
+    async def test_a_run_left_with_a_note_is_claimable_by_others_and_the_claim_clears_it(
+        self, store: Store
+    ) -> None:
+        await create(store, "r1")
+        assert await claim_ids(store, "A", T) == ["r1"]
+        left = RunUpdate("r1", status="pending", error='{"message": "no module"}', release=True)
+        await store.commit(Commit(updates=[left]), "A")
+        record = await run(store, "r1")
+        assert (record.status, record.error, record.lease_owner) == (
+            "pending",
+            '{"message": "no module"}',
+            None,
+        )
+        assert await claim_ids(store, "B", T) == ["r1"]
+        record = await run(store, "r1")
+        assert (record.status, record.error, record.lease_owner) == ("running", None, "B")
+
+    async def test_a_running_run_whose_lease_expired_reads_as_pending(self, store: Store) -> None:
+        await create(store, "r1")
+        await create(store, "r2")
+        assert await claim_ids(store, "A", T, limit=1, lease=30) == ["r1"]
+        for now in (T, T + 29):
+            record = await store.get_run("r1", now=now)
+            assert record is not None
+            assert (record.status, record.lease_owner) == ("running", "A")
+        # Its worker stopped renewing: the run waits for another, whatever the row says.
+        record = await store.get_run("r1", now=T + 31)
+        assert record is not None
+        assert (record.status, record.lease_owner) == ("pending", "A")
+        assert await store.list_runs(status="running", now=T + 31) == []
+        pending = await store.list_runs(status="pending", now=T + 31)
+        assert sorted(r.run_id for r in pending) == ["r1", "r2"]
+        assert [r.status for r in await store.list_runs(now=T + 31)] == ["pending", "pending"]
+        # Taken over, it runs again.
+        assert await claim_ids_except(store, "B", T + 31, ["r2"]) == ["r1"]
+        record = await store.get_run("r1", now=T + 31)
+        assert record is not None
+        assert (record.status, record.lease_owner) == ("running", "B")
+
+    async def test_a_released_running_run_is_pending(self, store: Store) -> None:
+        await create(store, "r1")
+        await claim_ids(store, "A", T, lease=1000)
+        await store.release("A", ["r1"])
+        record = await store.get_run("r1", now=T)
+        assert record is not None
+        assert (record.status, record.lease_owner) == ("pending", None)
+        assert await claim_ids(store, "B", T) == ["r1"]
+
+    async def test_a_runs_updated_at_is_its_last_change_or_last_event(self, store: Store) -> None:
+        await create(store, "r1")
+        await create(store, "r2")
+        await claim_ids(store, "A", T)
+        assert await store.commit(Commit(events=[row("r1", 1, at=T + 5)]), "A") == []
+        assert (await run(store, "r1")).updated_at == T + 5
+        listed = {r.run_id: r.updated_at for r in await store.list_runs(now=T)}
+        assert listed == {"r1": T + 5, "r2": T}
+        assert await store.commit(Commit(events=[row("r1", 2, at=T + 7)]), "A") == []
+        assert (await run(store, "r1")).updated_at == T + 7
+        assert (await run(store, "r2")).updated_at == T  # not touched
+
+    async def test_check_database_passes_while_the_database_is_there(self, store: Store) -> None:
+        await store.check_database()
+
     async def test_lease_owners_lists_each_holder_once(self, store: Store) -> None:
         assert await store.lease_owners() == []
         for run_id in ("a", "b", "c"):
@@ -505,8 +580,11 @@ class StoreConformance:
         assert ids(await store.list_runs(workflow="reorder")) == ["x1"]
         assert ids(await store.list_runs(workflow="flows")) == []
         assert ids(await store.list_runs(workflow="nothing")) == []
-        assert ids(await store.list_runs(status="running")) == ["o1"]
-        assert ids(await store.list_runs(status="pending", workflow="order")) == ["o2", "o3"]
+        assert ids(await store.list_runs(status="running", now=T)) == ["o1"]
+        assert ids(await store.list_runs(status="pending", workflow="order", now=T)) == [
+            "o2",
+            "o3",
+        ]
         assert ids(await store.list_runs(status="running", workflow="other.mod:order")) == []
         assert await store.list_runs(status="completed") == []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from store_conformance import StoreConformance, T
 
+from wf._errors import StoreError
 from wf.runtime._sqlite import SQLiteStore
 from wf.runtime._store import Store, open_store
 
@@ -101,5 +103,35 @@ async def test_in_memory_database_passes_a_smoke_test() -> None:
     try:
         assert await store.create_run("r1", "app:f", "[]", T, T)
         assert [r.run_id for r in await store.claim("A", 5, T, 30.0)] == ["r1"]
+        await store.check_database()  # no file to lose
+    finally:
+        await store.close()
+
+
+async def test_check_database_notices_the_file_removed(tmp_path: Path) -> None:
+    store = await opened(f"sqlite:///{tmp_path / 'wf.db'}")
+    try:
+        await store.check_database()
+        (tmp_path / "wf.db").unlink()
+        with pytest.raises(StoreError, match=f"{tmp_path / 'wf.db'} was removed"):
+            await store.check_database()
+    finally:
+        await store.close()
+
+
+async def test_check_database_notices_the_file_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = await opened(f"sqlite:///{tmp_path / 'other.db'}")
+    await other.close()
+    # A relative path: the check must still look at the file opened after a chdir.
+    monkeypatch.chdir(tmp_path)
+    store = await opened("sqlite:///wf.db")
+    try:
+        monkeypatch.chdir(tmp_path.parent)
+        await store.check_database()
+        os.replace(tmp_path / "other.db", tmp_path / "wf.db")
+        with pytest.raises(StoreError, match=f"{tmp_path / 'wf.db'} was replaced"):
+            await store.check_database()
     finally:
         await store.close()

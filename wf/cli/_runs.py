@@ -258,6 +258,16 @@ def _header(record: RunRecord, events: list[Event]) -> tuple[Table, bool]:
         grid.add_row("result", clip(result, RESULT_WIDTH))
     elif record.status == "failed":
         grid.add_row("error", Text(error_text(data_value(record.error)), style="red"))
+    elif record.error is not None:
+        # A run not ended yet: why the last worker that claimed it left it.
+        note = data_value(record.error)
+        grid.add_row("note", str(note.get("message")) if isinstance(note, dict) else str(note))
+    if record.status == "pending" and record.lease_owner is not None:
+        grid.add_row(
+            "worker",
+            f"{record.lease_owner} (lease expired: it stopped or stalled;"
+            " the run waits for a worker to take it over)",
+        )
     return grid, cut
 
 

@@ -34,6 +34,7 @@ from wf._errors import (
     HookConflictError,
     RetryableError,
     SerializationError,
+    StoreError,
 )
 from wf._options import StepOptions, backoff_delay, workflow_options
 from wf.runtime import _serde
@@ -100,8 +101,16 @@ class EngineCore(WorkerMixin):
         #: Where this deployment's HTTP app is reached; webhook URLs start with it.
         self.base_url = (base_url or os.environ.get("WF_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         self.clock: Clock = clock or RealClock()
-        #: How long a run whose version this worker lacks is left before it looks again.
-        self.version_retry = 5.0
+        #: How long this worker leaves a run it cannot execute (another version, a module
+        #: it cannot import) before it claims that run again; doubled each time, up to
+        #: ``leave_max``. Other workers may claim the run at once.
+        self.leave_for = 30.0
+        self.leave_max = 600.0
+        # run id -> (when this worker may claim it again, the wait that led there).
+        self._left: dict[str, tuple[float, float]] = {}
+        #: Why the worker stopped (its database file was removed or replaced), if it did.
+        self.failure: StoreError | None = None
+        self._stopped: asyncio.Future[StoreError] | None = None
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._runs: dict[str, Live] = {}
         self._commit = Commit()
@@ -155,7 +164,8 @@ class EngineCore(WorkerMixin):
         await asyncio.gather(*self._tasks, *step_tasks, return_exceptions=True)
         # Commit what is already decided; its deliveries happen wherever the runs resume.
         self._shut = True
-        if self._commit:
+        # Not into a database file that was removed or replaced: nothing more is written.
+        if self._commit and self.failure is None:
             try:
                 await self.store.commit(self._commit, self.worker_id)
             except Exception:
@@ -164,7 +174,7 @@ class EngineCore(WorkerMixin):
         for live in self._runs.values():
             self._forget(live)
         self._runs.clear()
-        if held:
+        if held and self.failure is None:
             await self.store.release(self.worker_id, held)
         if self._threads is not None:
             self._threads.shutdown(wait=False, cancel_futures=True)
@@ -311,28 +321,31 @@ class EngineCore(WorkerMixin):
     # -- running workflows ---------------------------------------------------------------
 
     def _activate(self, record: RunRecord, events: list[Event]) -> None:
-        fn = resolve(record.workflow_id)
-        payload = _serde.loads(record.input)
+        try:
+            fn = resolve(record.workflow_id)
+        except Exception as exc:
+            # This worker's code or sys.path lacks the workflow (started from another
+            # directory, an older deploy): another worker may have it, so the run is
+            # left to it rather than failed.
+            self._leave(record, self._cannot_import(record.workflow_id, exc))
+            return
+        try:
+            payload = _serde.loads(record.input)
+        except SerializationError as exc:
+            if not isinstance(exc.__cause__, ImportError):
+                raise  # a corrupt input: no other worker can do better
+            self._leave(record, f"worker {self.worker_id} cannot rebuild the run's input: {exc}")
+            return
         version = payload.get("version")
-        if version != workflow_options(fn).version:
+        mine = workflow_options(fn).version
+        if version != mine:
             # This worker has other code for the workflow than the run started with:
             # leave the run to a worker that has its version, rather than fail it.
-            log.info(
-                "wf: run %s needs %s version %r; this worker has %r: leaving it",
-                record.run_id,
-                record.workflow_id,
-                version,
-                workflow_options(fn).version,
+            self._leave(
+                record,
+                f"run {record.run_id} needs version {version!r} of {record.workflow_id};"
+                f" worker {self.worker_id} has version {mine!r}",
             )
-            self._commit.updates.append(
-                RunUpdate(
-                    record.run_id,
-                    set_wake=True,
-                    wake_at=self.clock.now() + self.version_retry,
-                    release=True,
-                )
-            )
-            self._kick()
             return
         ctx = RunContext(
             run_id=record.run_id,

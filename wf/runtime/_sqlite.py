@@ -17,7 +17,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from wf._errors import RunNotFoundError, StoreError, WorkflowError
 from wf.runtime._events import (
@@ -112,6 +112,24 @@ _RUN_COLUMNS = (
     " wake_at, lease_owner, attempt"
 )
 _ACTIVE_SQL = ", ".join(f"'{s}'" for s in ACTIVE)
+# A running run that no live lease holds reads as pending: its worker died or stalled
+# and it waits for another. Nobody may be left to write that into the row (the worker
+# is gone), so reads derive it; the one ``?`` is the time of the read.
+_SHOWN_STATUS = (
+    "CASE WHEN status = 'running' AND (lease_owner IS NULL OR lease_expires < ?)"
+    " THEN 'pending' ELSE status END"
+)
+# A run was last updated when its row changed or its last event was logged, whichever
+# is later. Read from the log's last entry (one seek on its primary key) rather than
+# written to the row with every commit: that write would cost each step a second
+# page in the WAL, about a third of a commit.
+_SHOWN_UPDATED = (
+    "max(updated_at, coalesce((SELECT e.at FROM events e WHERE e.run_id = runs.run_id"
+    " ORDER BY e.seq DESC LIMIT 1), updated_at))"
+)
+_SHOWN_COLUMNS = _RUN_COLUMNS.replace(" status,", f" {_SHOWN_STATUS},", 1).replace(
+    " updated_at,", f" {_SHOWN_UPDATED},", 1
+)
 
 
 def sqlite_path(url: str) -> str:
@@ -135,12 +153,20 @@ class SQLiteStore:
         self.durability = durability
         self.busy_timeout = busy_timeout
         self._conn: sqlite3.Connection | None = None
+        # The file opened, as an absolute path (the process may change directory) and
+        # its (st_dev, st_ino): check_database compares them with what the path is now.
+        self._opened_path = ""
+        self._identity: tuple[int, int] | None = None
 
     # -- opening ------------------------------------------------------------------
 
     async def open(self) -> None:
         if self._conn is None:
             self._conn = self._connect()
+            if self.path != ":memory:":
+                self._opened_path = os.path.abspath(self.path)
+                st = os.stat(self._opened_path)
+                self._identity = (st.st_dev, st.st_ino)
 
     def _connect(self) -> sqlite3.Connection:
         path = self.path
@@ -216,6 +242,25 @@ class SQLiteStore:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    async def check_database(self) -> None:
+        if self._identity is None:
+            return
+        path = self._opened_path
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            raise StoreError(
+                f"{path} was removed while this worker was using it; it stopped rather than"
+                " write to a deleted file (start it again to use a new database there)"
+            ) from None
+        except OSError:
+            return  # unreadable for a moment (a permission change): not proof of anything
+        if (st.st_dev, st.st_ino) != self._identity:
+            raise StoreError(
+                f"{path} was replaced by another file while this worker was using it; it"
+                " stopped rather than write to the old one (start it again to use the new one)"
+            )
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -464,28 +509,36 @@ class SQLiteStore:
 
     # -- leases --------------------------------------------------------------------
 
-    async def claim(self, owner: str, limit: int, now: float, lease: float) -> list[RunRecord]:
+    async def claim(
+        self, owner: str, limit: int, now: float, lease: float, exclude: Collection[str] = ()
+    ) -> list[RunRecord]:
         c = self.conn
+        # Runs this worker left (it cannot execute them) stay due for the others.
+        skip = " AND run_id NOT IN (SELECT value FROM json_each(?))" if exclude else ""
+        skipped = (json.dumps(list(exclude)),) if exclude else ()
         # Most polls find nothing due: a read answers that without taking the write
         # lock, which every worker process on the file and every commit contends for.
         due = c.execute(
             f"SELECT 1 FROM runs WHERE status IN ({_ACTIVE_SQL}) AND wake_at <= ?"
-            f" AND (lease_owner IS NULL OR (lease_expires < ? AND lease_owner != ?)) LIMIT 1",
-            (now, now, owner),
+            f" AND (lease_owner IS NULL OR (lease_expires < ? AND lease_owner != ?)){skip}"
+            f" LIMIT 1",
+            (now, now, owner, *skipped),
         ).fetchone()
         if due is None:
             return []
         c.execute("BEGIN IMMEDIATE")
         try:
             rows = c.execute(
+                # error: the note of a worker that left the run; whoever holds it now
+                # is not that worker (it never claims a run it left).
                 f"UPDATE runs SET lease_owner = ?, lease_expires = ?, status = 'running',"
-                f" updated_at = ? WHERE run_id IN (SELECT run_id FROM runs"
+                f" updated_at = ?, error = NULL WHERE run_id IN (SELECT run_id FROM runs"
                 f" WHERE status IN ({_ACTIVE_SQL}) AND wake_at <= ?"
                 # Not our own expired leases: a worker whose heartbeat stalled must not
                 # renew its runs by claiming them again while another takes them over.
-                f" AND (lease_owner IS NULL OR (lease_expires < ? AND lease_owner != ?))"
+                f" AND (lease_owner IS NULL OR (lease_expires < ? AND lease_owner != ?)){skip}"
                 f" ORDER BY wake_at LIMIT ?) RETURNING {_RUN_COLUMNS}",
-                (owner, now + lease, now, now, now, owner, limit),
+                (owner, now + lease, now, now, now, owner, *skipped, limit),
             ).fetchall()
             c.execute("COMMIT")
         except BaseException:
@@ -502,7 +555,8 @@ class SQLiteStore:
 
     async def release(self, owner: str, run_ids: Sequence[str]) -> None:
         self.conn.executemany(
-            "UPDATE runs SET lease_owner = NULL, lease_expires = NULL"
+            "UPDATE runs SET lease_owner = NULL, lease_expires = NULL,"
+            " status = CASE status WHEN 'running' THEN 'pending' ELSE status END"
             " WHERE run_id = ? AND lease_owner = ?",
             [(r, owner) for r in run_ids],
         )
@@ -518,26 +572,33 @@ class SQLiteStore:
 
     # -- reads -----------------------------------------------------------------------
 
-    async def get_run(self, run_id: str) -> RunRecord | None:
+    async def get_run(self, run_id: str, *, now: float | None = None) -> RunRecord | None:
         row = self.conn.execute(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)
+            f"SELECT {_SHOWN_COLUMNS} FROM runs WHERE run_id = ?",
+            (time.time() if now is None else now, run_id),
         ).fetchone()
         return None if row is None else _record(row)
 
     async def list_runs(
-        self, *, status: str | None = None, workflow: str | None = None, limit: int = 100
+        self,
+        *,
+        status: str | None = None,
+        workflow: str | None = None,
+        limit: int = 100,
+        now: float | None = None,
     ) -> list[RunRecord]:
+        now = time.time() if now is None else now
         where: list[str] = []
-        params: list[object] = []
+        params: list[object] = [now]
         if status is not None:
-            where.append("status = ?")
-            params.append(status)
+            where.append(f"{_SHOWN_STATUS} = ?")
+            params += [now, status]
         if workflow is not None:
             # An exact id or a ":name" suffix, compared literally (LIKE would treat
             # "_" and "%" as wildcards and ignore case).
             where.append("(workflow_id = ? OR substr(workflow_id, ?) = ?)")
             params += [workflow, -(len(workflow) + 1), f":{workflow}"]
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs"
+        sql = f"SELECT {_SHOWN_COLUMNS} FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at DESC LIMIT ?"

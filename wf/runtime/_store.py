@@ -9,7 +9,7 @@ into log events). The engine batches every append of a tick into one
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -35,6 +35,13 @@ FINISHED = ("completed", "failed", "cancelled")
 
 @dataclass(slots=True)
 class RunRecord:
+    """A run's row as read. ``status`` is what is true when it was read: a ``running``
+    run whose lease expired (its worker died or stalled, and no worker took it over
+    yet) reads as ``pending``, its ``lease_owner`` still naming the worker that lost
+    it. ``error`` of a run that has not ended is a note saying why the last worker
+    that claimed it left it (another version, a module it cannot import), else None.
+    """
+
     run_id: str
     workflow_id: str
     status: str
@@ -114,6 +121,11 @@ class Store(Protocol):
     async def open(self) -> None: ...
     async def close(self) -> None: ...
 
+    async def check_database(self) -> None:
+        """Raise ``StoreError`` if the database this store opened is gone (SQLite: its
+        file was removed or replaced by another). Cheap; a worker calls it as it polls."""
+        ...
+
     async def create_run(
         self,
         run_id: str,
@@ -138,22 +150,41 @@ class Store(Protocol):
         its leases are certainly still valid."""
         ...
 
-    async def claim(self, owner: str, limit: int, now: float, lease: float) -> list[RunRecord]:
-        """Lease up to ``limit`` runnable runs to ``owner``."""
+    async def claim(
+        self, owner: str, limit: int, now: float, lease: float, exclude: Collection[str] = ()
+    ) -> list[RunRecord]:
+        """Lease up to ``limit`` runnable runs to ``owner``, except the runs in ``exclude``
+        (runs this worker left because it cannot execute them). A claim clears the
+        run's note (``error``): whoever left it before, this owner now holds it."""
         ...
 
     async def renew(self, owner: str, now: float, lease: float) -> list[str]:
         """Extend every lease ``owner`` holds; return the ids of the runs it still holds."""
         ...
 
-    async def release(self, owner: str, run_ids: Sequence[str]) -> None: ...
+    async def release(self, owner: str, run_ids: Sequence[str]) -> None:
+        """Give up ``owner``'s leases on ``run_ids``; a ``running`` one becomes ``pending``."""
+        ...
+
     async def expire_owner(self, owner: str) -> None: ...
     async def lease_owners(self) -> list[str]: ...
 
-    async def get_run(self, run_id: str) -> RunRecord | None: ...
+    async def get_run(self, run_id: str, *, now: float | None = None) -> RunRecord | None:
+        """The run as it stands at ``now`` (default: the real time), which decides
+        whether its lease has expired (see ``RunRecord.status``)."""
+        ...
+
     async def list_runs(
-        self, *, status: str | None = None, workflow: str | None = None, limit: int = 100
-    ) -> list[RunRecord]: ...
+        self,
+        *,
+        status: str | None = None,
+        workflow: str | None = None,
+        limit: int = 100,
+        now: float | None = None,
+    ) -> list[RunRecord]:
+        """The newest runs, filtered by their status at ``now`` as ``get_run`` reads it."""
+        ...
+
     async def load_events(self, run_id: str, after: int = -1) -> list[Event]: ...
 
     async def post(self, run_id: str, kind: str, name: str | None, data: str | None) -> None:

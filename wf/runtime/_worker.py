@@ -1,4 +1,5 @@
-"""The worker half of the engine: claiming due runs, reading their inboxes, keeping leases.
+"""The worker half of the engine: claiming due runs, reading their inboxes, keeping leases,
+leaving runs it cannot execute, and stopping when its database file goes away.
 
 A mixin of ``EngineCore`` (which holds the state and the run machinery these
 methods drive); kept apart so each module reads in one sitting.
@@ -14,8 +15,9 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import NoReturn, Protocol
 
+from wf._errors import StoreError, WorkflowError
 from wf.runtime import _serde
 from wf.runtime._clock import Clock
 from wf.runtime._events import (
@@ -27,7 +29,7 @@ from wf.runtime._events import (
     Event,
 )
 from wf.runtime._live import Live, pid_alive
-from wf.runtime._store import Commit, RunRecord, Store
+from wf.runtime._store import Commit, RunRecord, RunUpdate, Store
 
 __all__ = ["WorkerMixin"]
 
@@ -49,6 +51,12 @@ class _Engine(Protocol):
     _wakeup: asyncio.Event
     _inbox_taken: set[int]
     _leases_safe_until: float
+    _tasks: list[asyncio.Task[None]]
+    leave_for: float
+    leave_max: float
+    _left: dict[str, tuple[float, float]]
+    failure: StoreError | None
+    _stopped: asyncio.Future[StoreError] | None
 
     def _activate(self, record: RunRecord, events: list[Event]) -> None: ...
     def _forget(self, live: Live) -> None: ...
@@ -63,15 +71,27 @@ class _Engine(Protocol):
     async def _cannot_resume(self, run_id: str, exc: Exception) -> None: ...
     async def _read_inbox(self) -> None: ...
     async def _reap_dead_owners(self) -> None: ...
+    def _excluded(self, now: float) -> list[str]: ...
+    def _stop_worker(self, exc: StoreError) -> None: ...
 
 
 class WorkerMixin:
     """Polls for due runs and inbox items, renews leases, reaps dead local workers."""
 
+    failure: StoreError | None
+    _stopped: asyncio.Future[StoreError] | None
+
     async def _poller(self: _Engine) -> None:
         reap_every = max(1, int(2.0 / self.poll_interval))
+        check_every = max(1, int(1.0 / self.poll_interval))
         rounds = 0
         while True:
+            if rounds % check_every == 0:
+                try:
+                    await self.store.check_database()
+                except StoreError as exc:
+                    self._stop_worker(exc)
+                    return
             try:
                 if rounds % reap_every == 0:
                     await self._reap_dead_owners()
@@ -95,7 +115,8 @@ class WorkerMixin:
         free = self.concurrency - len(self._runs)
         if free <= 0:
             return 0
-        records = await self.store.claim(self.worker_id, free, self.clock.now(), self.lease)
+        now = self.clock.now()
+        records = await self.store.claim(self.worker_id, free, now, self.lease, self._excluded(now))
         if not records:
             return 0
         for record in records:
@@ -134,6 +155,80 @@ class WorkerMixin:
         )
         self._after.append(functools.partial(self._notify, run_id))
         self._kick()
+
+    def _leave(self: _Engine, record: RunRecord, reason: str) -> None:
+        """Give a claimed run back for a worker that can execute it, with ``reason`` as
+        its note, and claim it no sooner than ``leave_for`` seconds (doubled each time
+        it is left again): other workers get it, and this one does not loop on it."""
+        now = self.clock.now()
+        previous = self._left.get(record.run_id)
+        wait = self.leave_for if previous is None else min(2 * previous[1], self.leave_max)
+        self._left[record.run_id] = (now + wait, wait)
+        log.warning(
+            "wf: run %s left for a worker that can run it: %s (this worker looks again in %g s)",
+            record.run_id,
+            reason,
+            wait,
+        )
+        note = WorkflowError(f"{reason}; left for a worker that can run it")
+        self._commit.updates.append(
+            RunUpdate(
+                record.run_id,
+                # Due as before, held by nobody: pending, as a run waiting for a worker is.
+                status="pending",
+                error=_serde.dumps(_serde.encode_exception(note)),
+                release=True,
+            )
+        )
+        self._kick()
+
+    def _excluded(self: _Engine, now: float) -> list[str]:
+        """The runs this worker left and must not claim yet."""
+        if not self._left:
+            return []
+        # A run left long ago (done elsewhere since, most likely) starts afresh.
+        for run_id in [r for r, (until, _) in self._left.items() if until + self.leave_max < now]:
+            del self._left[run_id]
+        return [run_id for run_id, (until, _) in self._left.items() if until > now]
+
+    def _cannot_import(self: _Engine, workflow_id: str, exc: Exception) -> str:
+        module, _, qualname = workflow_id.partition(":")
+        cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
+        if isinstance(cause, AttributeError):
+            return f"worker {self.worker_id}: module {module!r} has no {qualname!r}"
+        return (
+            f"worker {self.worker_id} cannot import module {module!r}:"
+            f" {type(cause).__name__}: {cause}"
+        )
+
+    def _stop_worker(self: _Engine, exc: StoreError) -> None:
+        """Stop working on a database file that was removed or replaced: nothing more
+        is claimed, renewed or committed, and runs in memory are dropped (their
+        steps are cancelled); ``wait_stopped`` raises ``exc``."""
+        self.failure = exc
+        for task in self._tasks:
+            if task.get_name() == "wf-heartbeat":
+                task.cancel()
+        for live in list(self._runs.values()):
+            self._forget(live)
+        self._runs.clear()
+        self._commit = Commit()
+        self._after.clear()
+        if self._stopped is not None:
+            if not self._stopped.done():
+                self._stopped.set_result(exc)
+        else:
+            log.error("wf: the worker stopped: %s", exc)
+
+    async def wait_stopped(self: _Engine) -> NoReturn:
+        """Wait while the worker runs; raise the ``StoreError`` that stopped it (its
+        database file was removed or replaced). ``wf worker`` waits here."""
+        if self.failure is not None:
+            raise self.failure
+        stopped = self._stopped
+        if stopped is None:
+            stopped = self._stopped = asyncio.get_running_loop().create_future()
+        raise await stopped
 
     async def adopt_new_run(
         self: _Engine, run_id: str, workflow_id: str, payload: str, created_at: float
