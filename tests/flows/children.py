@@ -78,3 +78,16 @@ async def starts_a_run_from_a_step(x: int) -> Any:
     "use workflow"
     run_id = await start_from_step(x)
     return {"run_id": run_id, "value": await result_from_step(run_id)}
+
+
+async def waits_for(other_id: str) -> dict[str, Any]:
+    "use workflow"
+    # Another run, not a child: waiting for it is a durable operation of this run.
+    other = wf.get_run(other_id)
+    before = await other.status()
+    await record("waiter between")
+    try:
+        value: Any = await other.result()
+    except wf.RunFailedError as exc:
+        value = f"failed: {exc.error_type}"
+    return {"before": before, "value": value, "after": await other.status()}

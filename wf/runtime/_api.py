@@ -363,15 +363,7 @@ class ChildRun(Run[T]):
             raise WorkflowError("a child run's handle is for the workflow that started it")
         async with asyncio.timeout(timeout):  # on the workflow loop: a durable timer
             outcome = await asyncio.shield(self._outcome)
-        status = outcome.get("status")
-        if status == "completed":
-            return _serde.loads(outcome.get("result") or "null")  # type: ignore[no-any-return]
-        if status == "cancelled":
-            raise RunCancelledError(self.id)
-        error = _serde.loads(outcome["error"]) if outcome.get("error") else {}
-        raise RunFailedError(
-            self.id, type_name(str(error.get("type", "Exception"))), str(error.get("message", ""))
-        )
+        return _ended(self.id, outcome)  # type: ignore[no-any-return]
 
     async def status(self) -> str:
         raise WorkflowError("a child run's status cannot be read from inside a workflow")
@@ -391,6 +383,59 @@ class ChildRun(Run[T]):
 
     async def events(self) -> AsyncIterator[Event]:
         raise WorkflowError("a child run's log cannot be read from inside a workflow")
+        yield  # pragma: no cover
+
+
+def _ended(run_id: str, outcome: dict[str, Any]) -> Any:
+    """A run's result from its recorded outcome (status, result, error), or its error."""
+    status = outcome.get("status")
+    if status == "completed":
+        return _serde.loads(outcome.get("result") or "null")
+    if status == "cancelled":
+        raise RunCancelledError(run_id)
+    error = _serde.loads(outcome["error"]) if outcome.get("error") else {}
+    raise RunFailedError(
+        run_id, type_name(str(error.get("type", "Exception"))), str(error.get("message", ""))
+    )
+
+
+class WatchedRun(Run[T]):
+    """``wf.get_run(id)`` inside a workflow: another run, observed durably. Each look at
+    it (``status()``, ``result()``, ``cancel()``) is a built-in step of the workflow,
+    recorded once and never repeated by replay, acting on the engine executing it."""
+
+    def __init__(self, run_id: str) -> None:
+        self.id = run_id
+
+    def __repr__(self) -> str:
+        return f"<wf.Run {self.id} (seen from a workflow)>"
+
+    def _loop(self) -> Any:
+        loop = current_loop()
+        if loop is None:
+            raise WorkflowError("this handle was made inside a workflow; use it there")
+        return loop
+
+    async def result(self, timeout: float | None = None) -> T:
+        loop = self._loop()
+        async with asyncio.timeout(timeout):  # on the workflow loop: a durable timer
+            outcome = await _builtin.call_builtin(loop, _builtin.RUN_OUTCOME, {"run_id": self.id})
+        return _ended(self.id, outcome)  # type: ignore[no-any-return]
+
+    async def status(self) -> str:
+        status: str = await _builtin.call_builtin(
+            self._loop(), _builtin.RUN_STATUS, {"run_id": self.id}
+        )
+        return status
+
+    async def cancel(self) -> None:
+        await _builtin.call_builtin(self._loop(), _builtin.CANCEL_RUN, {"run_id": self.id})
+
+    async def retry(self) -> None:
+        raise WorkflowError("a run cannot be retried from inside a workflow")
+
+    async def events(self) -> AsyncIterator[Event]:
+        raise WorkflowError("a run's log cannot be read from inside a workflow")
         yield  # pragma: no cover
 
 
@@ -515,5 +560,8 @@ async def send(run_id: str, name: str, payload: Any = None) -> None:
 
 
 def get_run(run_id: str) -> Run[Any]:
-    """A handle on an existing run of the current engine."""
+    """A handle on an existing run of the current engine. Inside a workflow, looking at
+    it is durable: ``status()`` and ``result()`` are recorded operations of the workflow."""
+    if current_loop() is not None:
+        return WatchedRun(run_id)
     return current_engine().get_run(run_id)
