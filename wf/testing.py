@@ -12,6 +12,10 @@ Everything else is real: the compiler, the event log, replay, steps. Only time
 is virtual: it starts at the real now and moves when :meth:`advance` says so,
 firing due timers, retries and deadlines one at a time, in order, each followed
 by the work it causes.
+
+Under pytest, the plugin ``wf._pytest_plugin`` (entry point ``wf``) installs the
+import hook for the session and gives tests the fixture ``wf_env``: an entered
+environment on the test's event loop.
 """
 
 from __future__ import annotations
@@ -46,8 +50,9 @@ class WorkflowEnvironment:
         URLs point at it."""
         self.clock = VirtualClock()
         self._app: Any = None
-        self._dir = tempfile.mkdtemp(prefix="wf-test-")
-        self.url = f"sqlite:///{self._dir}/wf.db"
+        #: The temporary directory holding the database; removed when the environment exits.
+        self.directory = tempfile.mkdtemp(prefix="wf-test-")
+        self.url = f"sqlite:///{self.directory}/wf.db"
         self.engine = Engine(
             self.url,
             poll_interval=0.01,
@@ -69,7 +74,7 @@ class WorkflowEnvironment:
         try:
             await self.engine.__aexit__(exc_type, exc, tb)
         finally:
-            shutil.rmtree(self._dir, ignore_errors=True)
+            shutil.rmtree(self.directory, ignore_errors=True)
 
     def now(self) -> _dt.datetime:
         """The virtual time, as workflows see it through ``wf.now()``."""
