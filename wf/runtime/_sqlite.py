@@ -589,7 +589,7 @@ class SQLiteStore:
     ) -> list[RunRecord]:
         now = time.time() if now is None else now
         where: list[str] = []
-        params: list[object] = [now]
+        params: list[object] = []
         if status is not None:
             where.append(f"{_SHOWN_STATUS} = ?")
             params += [now, status]
@@ -598,11 +598,14 @@ class SQLiteStore:
             # "_" and "%" as wildcards and ignore case).
             where.append("(workflow_id = ? OR substr(workflow_id, ?) = ?)")
             params += [workflow, -(len(workflow) + 1), f":{workflow}"]
-        sql = f"SELECT {_SHOWN_COLUMNS} FROM runs"
+        newest = "SELECT * FROM runs"
         if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at DESC LIMIT ?"
-        rows = self.conn.execute(sql, [*params, limit]).fetchall()
+            newest += " WHERE " + " AND ".join(where)
+        newest += " ORDER BY created_at DESC LIMIT ?"
+        # The shown columns (a seek into each run's log) only for the rows returned,
+        # not for every row the sort goes through.
+        sql = f"SELECT {_SHOWN_COLUMNS} FROM ({newest}) AS runs ORDER BY created_at DESC"
+        rows = self.conn.execute(sql, [now, *params, limit]).fetchall()
         return [_record(r) for r in rows]
 
     async def load_events(self, run_id: str, after: int = -1) -> list[Event]:
