@@ -276,3 +276,13 @@ def test_a_worker_whose_database_file_is_replaced_stops_with_one_line(project: P
     assert f"{path} was replaced" in lines[0]
     # Nothing was written into the file that took its place.
     assert with_engine(project.db, lambda engine: engine.store.list_runs()) == []
+
+
+def test_worker_refuses_a_lease_it_cannot_keep(project: Project) -> None:
+    short = invoke("worker", "--lease", "1s", "--db", project.db)
+    assert short.exit_code == 2
+    assert "--lease must be at least 2s, not 1s" in short.stderr
+    bad = invoke("worker", "--lease", "soon", "--db", project.db)
+    assert bad.exit_code == 2
+    assert "wf worker: --lease: " in bad.stderr
+    assert not (project.path / "wf.db").exists()  # refused before opening anything
