@@ -8,7 +8,9 @@ import contextlib
 import json
 import os
 import signal
+import sqlite3
 import sys
+import traceback
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -17,8 +19,10 @@ from rich.console import Console
 from rich.text import Text
 
 from wf._errors import StoreError
+from wf.cli import _app
 from wf.runtime._engine import DEFAULT_URL
 from wf.runtime._limits import NestingError, load_json, local_datetime
+from wf.runtime._sqlite import read_only_problem, sqlite_problem
 
 __all__ = [
     "EXIT_FAILED",
@@ -28,6 +32,7 @@ __all__ = [
     "DbOption",
     "Interrupted",
     "JsonOption",
+    "check_writable",
     "cli_errors",
     "database_missing",
     "error_console",
@@ -38,6 +43,7 @@ __all__ = [
     "parse_arg",
     "parse_json",
     "parse_kwargs",
+    "report_error",
     "resolve_url",
     "run_async",
 ]
@@ -123,12 +129,33 @@ def cli_errors(command: str) -> Iterator[None]:
     """Translate the errors every command can meet into a message and an exit code."""
     try:
         yield
-    except CliError as exc:
+    except (CliError, StoreError, Interrupted, OSError, sqlite3.Error) as exc:
+        report_error(command, exc)
+
+
+def report_error(command: str, exc: Exception) -> NoReturn:
+    """``exc`` as one readable line on stderr and the exit code it calls for (2 unless it
+    says otherwise); ``wf --debug`` prints its traceback first. Every error a command
+    does not handle itself ends here (see ``wf.cli._app``), never as a bare traceback."""
+    if _app.debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    if isinstance(exc, CliError):
         fail(command, exc.message, exc.code)
-    except StoreError as exc:
-        fail(command, f"cannot use the database: {exc}", EXIT_USAGE)
-    except Interrupted as exc:
+    if isinstance(exc, Interrupted):
         fail(command, f"interrupted ({exc})", exc.exit_code)
+    if isinstance(exc, StoreError):
+        fail(command, f"cannot use the database: {exc}")
+    if isinstance(exc, sqlite3.Error):
+        fail(command, sqlite_problem(exc))
+    if isinstance(exc, OSError):
+        # The environment: a file or directory that cannot be read or written, a full disk.
+        where = f": {exc.filename}" if exc.filename is not None else ""
+        fail(command, f"{exc.strerror or exc}{where}")
+    fail(
+        command,
+        f"unexpected error: {type(exc).__name__}: {exc} (a bug in wf; `wf --debug"
+        f" {command} ...` shows where it happened)",
+    )
 
 
 def run_async(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -235,6 +262,14 @@ def import_from_project() -> None:
     import wf
 
     wf.install_import_hook()
+
+
+def check_writable(db: str | None) -> None:
+    """Refuse (``CliError``) a database this process cannot write, before a command that
+    runs a worker opens it (see ``read_only_problem``)."""
+    problem = read_only_problem(resolve_url(db))
+    if problem is not None:
+        raise CliError(problem)
 
 
 def resolve_url(db: str | None) -> str:

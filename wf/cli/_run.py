@@ -27,6 +27,7 @@ from wf.cli._common import (
     CliError,
     DbOption,
     Interrupted,
+    check_writable,
     cli_errors,
     error_console,
     fail,
@@ -352,6 +353,8 @@ def run_command(
         values = _check_args(args or [])
         fn, workflow_id = import_target(target)
         _bind(fn, workflow_id, values, keywords)
+        if not detach:
+            check_writable(db)
         try:
             outcome = run_async(main)
         except Interrupted as exc:

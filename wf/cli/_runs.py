@@ -19,7 +19,7 @@ from rich.text import Text
 
 import wf
 from wf._errors import RunNotFoundError, StoreError, WorkflowError
-from wf.cli._app import app
+from wf.cli._app import Group, app
 from wf.cli._common import (
     EXIT_FAILED,
     CliError,
@@ -61,6 +61,7 @@ RESULT_WIDTH = 200
 
 runs_app = typer.Typer(
     name="runs",
+    cls=Group,
     help="Inspect workflow runs.",
     no_args_is_help=True,
 )

@@ -14,6 +14,7 @@ from wf.cli._common import (
     CliError,
     DbOption,
     Interrupted,
+    check_writable,
     cli_errors,
     error_console,
     import_from_project,
@@ -74,6 +75,7 @@ def serve_command(
     from wf.runtime._http import listen, serving  # Starlette and uvicorn: only for this command
 
     with cli_errors("serve"):
+        check_writable(db)
         for name in modules or ():
             try:
                 importlib.import_module(name)

@@ -12,7 +12,7 @@ import typer
 
 import wf
 from wf._errors import HookNotFoundError, RunNotFoundError, StoreError, WorkflowError
-from wf.cli._app import app
+from wf.cli._app import Group, app
 from wf.cli._common import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -31,6 +31,7 @@ __all__ = ["hooks_app", "resume_command", "send_command"]
 
 hooks_app = typer.Typer(
     name="hooks",
+    cls=Group,
     help="Deliver payloads to hooks that runs wait on.",
     no_args_is_help=True,
 )

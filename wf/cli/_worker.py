@@ -12,6 +12,7 @@ from wf.cli._common import (
     CliError,
     DbOption,
     Interrupted,
+    check_writable,
     cli_errors,
     error_console,
     import_from_project,
@@ -76,6 +77,7 @@ def worker_command(
             raise CliError(f"--lease: {exc}") from None
         if seconds < MIN_LEASE:
             raise CliError(f"--lease must be at least 2s, not {lease}")
+        check_writable(db)
         try:
             run_async(main)
         except Interrupted as exc:

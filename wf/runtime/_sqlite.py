@@ -38,7 +38,7 @@ from wf.runtime._store import (
     RunUpdate,
 )
 
-__all__ = ["SCHEMA_VERSION", "SQLiteStore", "sqlite_path"]
+__all__ = ["SCHEMA_VERSION", "SQLiteStore", "read_only_problem", "sqlite_path", "sqlite_problem"]
 
 SCHEMA_VERSION = 3
 
@@ -132,6 +132,87 @@ _SHOWN_COLUMNS = _RUN_COLUMNS.replace(" status,", f" {_SHOWN_STATUS},", 1).repla
 )
 
 
+def sqlite_problem(exc: sqlite3.Error, path: str | None = None) -> str:
+    """What ``exc`` says about the database file ``path`` (None: not known here), as one
+    sentence a user can act on: a read-only file or directory, a locked or full disk is
+    the environment's problem; only a file that is not a database is the file's."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = None if code is None else code & 0xFF  # without the extended code's detail
+    where = f"the database {path}" if path else "the database"
+    if primary == sqlite3.SQLITE_READONLY:
+        return _read_only(where)
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return f"{where} is locked by another process (it held the lock too long: {exc})"
+    if primary == sqlite3.SQLITE_FULL:
+        return f"cannot write to {where}: the disk is full"
+    if primary == sqlite3.SQLITE_PERM:
+        return f"cannot use {where}: permission denied ({exc})"
+    if primary == sqlite3.SQLITE_IOERR:
+        return f"cannot use {where}: the disk or file system failed to read or write it ({exc})"
+    if primary == sqlite3.SQLITE_CANTOPEN and path:
+        return _cannot_open(path, exc)
+    if primary in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT) and path:
+        return (
+            f"{path} is not a usable SQLite database ({exc}); it was left untouched."
+            " Point WF_DATABASE_URL / --db at a new file, or restore this one from a backup."
+        )
+    return f"{where} failed: {exc}"
+
+
+def _read_only(where: str) -> str:
+    return (
+        f"cannot write to {where}: it is read-only for this user (wf writes to the file"
+        " and creates its -wal and -shm files beside it: the file and its directory"
+        " must be writable)"
+    )
+
+
+def read_only_problem(url: str) -> str | None:
+    """Why this process cannot write to the existing SQLite database of ``url``, else None
+    (also for a file not created yet, or another kind of URL). Asked before a worker
+    opens a database: its writes happen in the background, where a refusal would only
+    be logged, again and again."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url[len("sqlite:///") :]
+    if not path or path == ":memory:" or not os.path.isfile(path):
+        return None
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.access(path, os.W_OK) and os.access(directory, os.W_OK | os.X_OK):
+        return None
+    return _read_only(f"the database {path}")
+
+
+def _cannot_open(path: str, exc: sqlite3.Error) -> str:
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        return f"cannot open SQLite database {path}: it is a directory, not a file"
+    if not os.path.exists(path) and not os.access(directory, os.W_OK | os.X_OK):
+        return (
+            f"cannot create SQLite database {path}: its directory {directory} is not writable"
+            " for this user (choose another place with --db / WF_DATABASE_URL)"
+        )
+    if not os.access(path, os.R_OK):
+        return f"cannot open SQLite database {path}: it is not readable for this user"
+    return f"cannot open SQLite database {path}: {exc}"
+
+
+def _directory_problem(path: str, directory: str, exc: OSError) -> str:
+    """Why the directory of the database file ``path`` could not be created."""
+    what = f"cannot create the directory {directory} for SQLite database {path}"
+    if isinstance(exc, FileExistsError | NotADirectoryError):
+        blocker = directory
+        while blocker and not os.path.exists(blocker):
+            blocker = os.path.dirname(blocker)
+        return f"{what}: {blocker} is a file, not a directory"
+    if isinstance(exc, PermissionError):
+        return (
+            f"{what}: permission denied (run wf where it may write, or choose another place"
+            " with --db / WF_DATABASE_URL)"
+        )
+    return f"{what}: {exc.strerror or exc}"
+
+
 def sqlite_path(url: str) -> str:
     """``sqlite:///rel/path.db`` -> ``rel/path.db``; ``sqlite:////abs.db`` -> ``/abs.db``."""
     if not url.startswith("sqlite:///"):
@@ -174,13 +255,16 @@ class SQLiteStore:
         existed = not memory and os.path.exists(path) and os.path.getsize(path) > 0
         if not memory:
             parent = os.path.dirname(os.path.abspath(path))
-            os.makedirs(parent, exist_ok=True)
+            try:
+                os.makedirs(parent, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(_directory_problem(path, parent, exc)) from exc
         try:
             conn = sqlite3.connect(
                 path, isolation_level=None, check_same_thread=False, timeout=self.busy_timeout
             )
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open SQLite database {path}: {exc}") from exc
+            raise StoreError(sqlite_problem(exc, path)) from exc
         try:
             if existed:
                 self._check_existing(conn)
@@ -189,6 +273,9 @@ class SQLiteStore:
             conn.execute(f"PRAGMA synchronous={sync}")
             conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
             self._migrate(conn)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(sqlite_problem(exc, path)) from exc
         except BaseException:
             conn.close()
             raise
@@ -202,10 +289,9 @@ class SQLiteStore:
             if "wf_schema" in tables:
                 version = conn.execute("SELECT MAX(version) FROM wf_schema").fetchone()[0]
         except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"{self.path} is not a usable SQLite database ({exc}); it was left untouched."
-                " Point WF_DATABASE_URL / --db at a new file, or restore this one from a backup."
-            ) from exc
+            # Only a file that is not a database is called unusable: a read-only or
+            # locked one is the environment's problem, and says so.
+            raise StoreError(sqlite_problem(exc, self.path)) from exc
         if "wf_schema" not in tables:
             if tables:
                 names = ", ".join(sorted(tables)[:5])
