@@ -8,19 +8,22 @@ step answers (or gets 504 after the server's response timeout).
 
     wf serve examples.webhook_reply
     curl -X POST localhost:8000/api/runs -d '{"workflow": "examples.webhook_reply:shipping_quote"}'
-    # the run prints its webhook URL to .wf/webhook_reply.log; then
+    # the run writes "<run id> waits for a quote request at <url>" to the log
+    # ($WF_WEBHOOK_REPLY_LOG, default .wf/webhook_reply.log); then
     curl -X POST <that url> -d '{"weight_kg": 2.5, "country": "FR"}'
+
+The README's webhook block does this with the run id the API answers.
 """
 
 from __future__ import annotations
 
 import collections
+import os
 from pathlib import Path
 from typing import Any
 
 import wf
 
-LOG = Path(".wf/webhook_reply.log")
 #: The webhook URL of each run, as published by `publish` (the tests read it).
 URLS: dict[str, str] = {}
 #: How many times each step ran (the tests check it).
@@ -28,12 +31,18 @@ CALLS: collections.Counter[str] = collections.Counter()
 RATES = {"FR": 4.0, "DE": 4.5, "US": 12.0}
 
 
+def log_path() -> Path:
+    """Where `publish` writes each run's webhook URL, relative to the worker's directory."""
+    return Path(os.environ.get("WF_WEBHOOK_REPLY_LOG", ".wf/webhook_reply.log"))
+
+
 async def publish(run_id: str, url: str) -> None:
     "use step"
     CALLS["publish"] += 1
     URLS[run_id] = url
-    LOG.parent.mkdir(parents=True, exist_ok=True)
-    with LOG.open("a") as log:
+    path = log_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as log:
         log.write(f"{run_id} waits for a quote request at {url}\n")
 
 

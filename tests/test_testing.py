@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json as _json
+from pathlib import Path
+
+import pytest
 
 import wf.testing
 from flows import longwait
@@ -48,8 +51,12 @@ async def test_sleep_until_a_date() -> None:
         assert await run.result(timeout=5) == moment.isoformat()
 
 
-async def test_webhooks_are_called_in_process_through_the_real_app() -> None:
+async def test_webhooks_are_called_in_process_through_the_real_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from examples import birthday_card, webhook_reply
+
+    monkeypatch.setenv("WF_WEBHOOK_REPLY_LOG", str(tmp_path / "webhook_reply.log"))
 
     birthday_card.INVITES.clear()
     webhook_reply.URLS.clear()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,7 +18,8 @@ from wf.runtime._http import listen, serving
 
 
 @pytest.fixture(autouse=True)
-def _reset() -> Iterator[None]:
+def _reset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("WF_WEBHOOK_REPLY_LOG", str(tmp_path / "webhook_reply.log"))
     for module in (birthday_card, webhook_reply):
         module.CALLS.clear()
     webhook_reply.URLS.clear()
