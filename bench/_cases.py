@@ -31,7 +31,7 @@ from wf.runtime._serde import loads  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Reference figures of DESIGN.md ("Performance budgets"), DBOS 3.4 on SQLite, same machine.
+# Reference figures of the design's performance budgets, DBOS 3.4 on SQLite, same machine.
 DBOS_STEP_US = 5700.0
 DBOS_THREE_STEP_RUNS_PER_S = 40.0
 DBOS_GATHER_1000_S = 8.0
@@ -178,7 +178,7 @@ async def bench_raw_sqlite(quick: bool, ctx: dict[str, Any]) -> list[dict[str, A
             "raw_sqlite_commit_us",
             commit_us,
             "us/commit",
-            "reference for the step budgets (DESIGN.md: ≈70 µs, about 14,000 commits/s)",
+            "reference for the step budgets (the design measured ≈70 µs, about 14,000 commits/s)",
             ratio=commit_us / DESIGN_RAW_COMMIT_US,
             reference={"design_md_us": DESIGN_RAW_COMMIT_US},
             commits_per_s=1e6 / commit_us,
@@ -200,7 +200,7 @@ async def bench_raw_sqlite(quick: bool, ctx: dict[str, Any]) -> list[dict[str, A
             "raw_sqlite_batched_rows_per_s",
             batched,
             "rows/s",
-            "reference (DESIGN.md: about 140,000 rows/s batched)",
+            "reference (the design measured about 140,000 rows/s batched)",
             ratio=batched / DESIGN_RAW_BATCHED_ROWS_PER_S,
             reference={"design_md_rows_per_s": DESIGN_RAW_BATCHED_ROWS_PER_S},
             rows=rows,

@@ -1,4 +1,4 @@
-"""CLI start-up: ``wf --help`` and ``wf runs list`` in fresh processes (DESIGN.md: ≤ 0.25 s),
+"""CLI start-up: ``wf --help`` and ``wf runs list`` in fresh processes (budget ≤ 0.25 s),
 against ``python -c pass`` measured in the same run as the reference."""
 
 from __future__ import annotations

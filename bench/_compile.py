@@ -1,5 +1,5 @@
 """The compiler benchmark: ``wf.compiler.build_tree`` over a generated package and over
-wf's own sources (lines per second; informational, DESIGN.md sets no budget)."""
+wf's own sources (lines per second; informational, the design sets no budget)."""
 
 from __future__ import annotations
 
@@ -201,7 +201,7 @@ async def bench_compile(quick: bool, ctx: dict[str, Any]) -> list[dict[str, Any]
             "compile_lines_per_s",
             lines / elapsed,
             "lines/s",
-            "informational (no budget in DESIGN.md)",
+            "informational (no budget in the design)",
             files=files,
             lines=lines,
             compiled_files=len(result.compiled),

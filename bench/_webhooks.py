@@ -1,6 +1,6 @@
 """Webhook round trips over real HTTP on 127.0.0.1: what a caller waits for.
 
-Two figures, both informational (DESIGN.md sets no budget for HTTP): requests
+Two figures, both informational (the design sets no budget for HTTP): requests
 sent one after another to one run's webhook through ``wf.asgi_app`` served by
 uvicorn in the same process as the worker, as ``wf serve`` does.
 
@@ -65,7 +65,7 @@ async def bench_webhooks(quick: bool, ctx: dict[str, Any]) -> list[dict[str, Any
                 name,
                 median,
                 "ms",
-                "informational (no budget in DESIGN.md)",
+                "informational (no budget in the design)",
                 reference={"raw_sqlite_commit_us": raw_us} if raw_us else {},
                 requests=n,
                 p90_ms=sorted(samples)[int(n * 0.9)],

@@ -1,4 +1,4 @@
-"""A command that does not compile imports no compiler (DESIGN.md, "CLI").
+"""A command that does not compile imports no compiler (README, "CLI").
 
 LibCST takes a few tenths of a second to import: ``wf --help``, ``wf runs list``
 and a ``wf run`` whose module is already in the compiled-bytecode cache must not
