@@ -37,7 +37,7 @@ def _time(command: list[str], env: dict[str, str], samples: int) -> list[float]:
 
 
 def _imports_libcst(command: list[str], env: dict[str, str]) -> bool:
-    """Whether the command imports LibCST (it must not: DESIGN.md, "CLI")."""
+    """Whether the command imports LibCST (it must not: README, "CLI")."""
     done = subprocess.run(
         command, env={**env, "PYTHONPROFILEIMPORTTIME": "1"}, capture_output=True, text=True
     )
