@@ -367,7 +367,11 @@ async def test_a_race_loser_keeps_running_after_the_run_completed(engine: wf.Eng
             break
         await asyncio.sleep(0.01)
     assert basic.LEDGER == ["begin 7", "end 7"]
-    events = [e async for e in run.events()]
+    for _ in range(200):  # the loser's result is committed just after it returns
+        events = [e async for e in run.events()]
+        if [e.kind for e in events].count(STEP_COMPLETED) == 2:
+            break
+        await asyncio.sleep(0.01)
     assert [_serde.loads(e.data or "null") for e in events if e.kind == STEP_COMPLETED] == [
         2,
         "charged 7",

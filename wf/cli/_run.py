@@ -38,6 +38,8 @@ from wf.cli._common import (
 )
 from wf.cli._view import PlainLog, RunView, data_value, error_text
 from wf.runtime import _serde
+from wf.runtime._limits import check_run_id
+from wf.runtime._redact import redact_request
 from wf.runtime._registry import workflow_id_of
 from wf.runtime._store import FINISHED, RunRecord
 
@@ -205,7 +207,9 @@ def to_json(value: Any) -> str:
 
 def _json_default(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
+        fields = dataclasses.asdict(value)
+        # A webhook request's credential headers are never printed (see _redact).
+        return redact_request(fields) if isinstance(value, wf.Request) else fields
     if isinstance(value, _dt.datetime | _dt.date | _dt.time):
         return value.isoformat()
     if isinstance(value, set | frozenset):
@@ -349,6 +353,11 @@ def run_command(
             return await _follow(engine, run.id, workflow_id, console, quiet=quiet)
 
     with cli_errors("run"):
+        if run_id is not None:
+            try:
+                check_run_id(run_id)  # before the engine opens (and maybe creates a database)
+            except ValueError as exc:
+                raise CliError(f"--run-id: {exc}") from None
         keywords = parse_kwargs(kwargs)
         values = _check_args(args or [])
         fn, workflow_id = import_target(target)
