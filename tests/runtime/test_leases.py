@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import subprocess
+import sys
+import time
 
 import wf
 from flows import basic
@@ -42,3 +46,37 @@ async def test_expired_lease_is_taken_over_and_the_stale_worker_is_fenced(db_url
     assert basic.CALLS["gated"] == 2  # the interrupted step ran again on the rescuer
     assert [e.kind for e in events].count(STEP_COMPLETED) == 1
     assert [e.seq for e in events] == list(range(len(events)))
+
+
+async def test_a_run_whose_worker_process_on_this_host_is_gone_reads_as_pending(
+    db_url: str,
+) -> None:
+    # A worker SIGKILLed a moment ago: its lease has most of its time left, but its
+    # process is gone, so the run is not running (whether or not a worker is up).
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    owner = f"{socket.gethostname()}:{gone.pid}:dead01"
+    async with wf.Engine(db_url, worker=False) as client:
+        now = time.time()
+        await client.store.create_run(
+            "orphan",
+            "flows.basic:sequential",
+            '{"args": [3], "kwargs": {}}',
+            now,
+            now,
+            owner=owner,
+            lease_expires=now + 3600,
+        )
+        await client.store.create_run(
+            "held",
+            "flows.basic:sequential",
+            '{"args": [3], "kwargs": {}}',
+            now,
+            now,
+            owner=client.worker_id,
+            lease_expires=now + 3600,
+        )
+        assert await client.get_run("orphan").status() == "pending"
+        assert await client.get_run("held").status() == "running"
+        listed = {r.run_id: r.status for r in await client.store.list_runs()}
+    assert listed == {"orphan": "pending", "held": "running"}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Coroutine, Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 from wf.runtime._clock import TimerHandle
 from wf.runtime._context import RunContext
 
-__all__ = ["Live", "Resume", "pid_alive", "with_timeout"]
+__all__ = ["Live", "Resume", "with_timeout"]
 
 
 @dataclass(eq=False)
@@ -78,13 +77,3 @@ class Resume:
                     value = coro.send(sent)
                 except StopIteration as stop:
                     return stop.value
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -36,6 +36,7 @@ from wf.runtime._store import (
     InboxItem,
     RunRecord,
     RunUpdate,
+    local_owner_gone,
 )
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore", "read_only_problem", "sqlite_path", "sqlite_problem"]
@@ -224,7 +225,12 @@ def sqlite_path(url: str) -> str:
 
 
 def _record(row: Sequence[object]) -> RunRecord:
-    return RunRecord(*row)  # type: ignore[arg-type]
+    record = RunRecord(*row)  # type: ignore[arg-type]
+    if record.status == "running" and local_owner_gone(record.lease_owner):
+        # Its worker was a process of this host that is gone (SIGKILLed, say): the
+        # run waits for a worker, whatever time its lease still has.
+        record.status = "pending"
+    return record
 
 
 class SQLiteStore:

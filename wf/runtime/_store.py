@@ -9,6 +9,8 @@ into log events). The engine batches every append of a tick into one
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -25,6 +27,7 @@ __all__ = [
     "RunRecord",
     "RunUpdate",
     "Store",
+    "local_owner_gone",
     "open_store",
 ]
 
@@ -244,3 +247,26 @@ def open_store(url: str, *, durability: str = "normal") -> Store:
         f"unsupported database URL {url!r}: expected sqlite:///relative/path.db,"
         " sqlite:////absolute/path.db or sqlite:///:memory:"
     )
+
+
+def local_owner_gone(owner: str | None) -> bool:
+    """Whether lease owner ``owner`` (``host:pid:tag``) was a process of this host that no
+    longer exists: its runs are not running, whatever their lease says."""
+    if owner is None:
+        return False
+    parts = owner.split(":")
+    if len(parts) != 3 or parts[0] != socket.gethostname():
+        return False
+    try:
+        pid = int(parts[1])
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

@@ -11,8 +11,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import os
-import socket
 import time
 from collections.abc import Callable
 from typing import NoReturn, Protocol
@@ -28,8 +26,8 @@ from wf.runtime._events import (
     RUN_STARTED,
     Event,
 )
-from wf.runtime._live import Live, pid_alive
-from wf.runtime._store import Commit, RunRecord, RunUpdate, Store
+from wf.runtime._live import Live
+from wf.runtime._store import Commit, RunRecord, RunUpdate, Store, local_owner_gone
 
 __all__ = ["WorkerMixin"]
 
@@ -306,14 +304,6 @@ class WorkerMixin:
 
     async def _reap_dead_owners(self: _Engine) -> None:
         """Expire leases held by worker processes of this host that no longer exist."""
-        host = socket.gethostname()
         for owner in await self.store.lease_owners():
-            parts = owner.split(":")
-            if len(parts) != 3 or parts[0] != host or owner == self.worker_id:
-                continue
-            try:
-                pid = int(parts[1])
-            except ValueError:
-                continue
-            if pid != os.getpid() and not pid_alive(pid):
+            if owner != self.worker_id and local_owner_gone(owner):
                 await self.store.expire_owner(owner)
