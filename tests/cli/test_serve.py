@@ -9,7 +9,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from wfcli_support import Project, invoke, serve_process, wait_until
+from wfcli_support import (
+    Project,
+    invoke,
+    serve_banner,
+    serve_process,
+    wait_until,
+    wf_process,
+)
 
 SERVED = """\
 import wf
@@ -106,3 +113,59 @@ def test_serve_help_names_its_options() -> None:
     assert result.exit_code == 0
     for option in ("--host", "--port", "--concurrency", "--base-url", "--max-body"):
         assert option in result.stdout
+
+
+def test_serve_prints_the_address_it_listens_on_and_the_base_url_of_webhooks(
+    project: Project,
+) -> None:
+    proc, banner = serve_banner(project, "--base-url", "https://hooks.example.com/wf")
+    listening = banner.split()[4]
+    try:
+        # The real port, not the base URL nor port 0.
+        host, _, port = listening.removeprefix("http://").partition(":")
+        assert host == "127.0.0.1" and port.isdigit() and int(port) > 0
+        with httpx.Client(base_url=listening, timeout=30) as client:
+            assert client.get("/api/runs").status_code == 200
+    finally:
+        _stop(proc)
+    assert "webhooks at https://hooks.example.com/wf/webhooks/TOKEN," in banner
+
+
+def test_serve_on_every_interface_names_that_address_and_a_reachable_base_url(
+    project: Project,
+) -> None:
+    proc, banner = serve_banner(project, "--host", "0.0.0.0")
+    _stop(proc)
+    port = banner.split()[4].rpartition(":")[2]
+    assert banner.startswith(f"wf serve: listening on http://0.0.0.0:{port} ")
+    assert f"webhooks at http://127.0.0.1:{port}/webhooks/TOKEN," in banner
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "not a url",
+        "localhost:8000",
+        "ftp://example.com",
+        "https://",
+        "http://x:port",
+        "http://x/?a=1",
+    ],
+)
+def test_serve_refuses_a_base_url_that_is_not_an_http_url_with_a_host(
+    project: Project, base_url: str
+) -> None:
+    # A process with a timeout: a server that accepted the URL would serve forever.
+    proc = wf_process(project, "serve", "--base-url", base_url, "--db", project.db, "--port", "0")
+    try:
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 2
+    assert err == (
+        "wf serve: --base-url (or WF_BASE_URL) must be an http:// or https:// URL with a host,"
+        f" such as https://wf.example.com, not {base_url!r}\n"
+    )
+    assert not (project.path / "wf.db").exists()

@@ -133,13 +133,20 @@ def wf_process(project: Project, *args: str) -> subprocess.Popen[str]:
 
 def serve_process(project: Project, *args: str, port: int = 0) -> tuple[subprocess.Popen[str], str]:
     """``wf serve ARGS`` on the project's database; the process and the URL it serves."""
+    proc, line = serve_banner(project, *args, port=port)
+    return proc, line.split()[4]
+
+
+def serve_banner(project: Project, *args: str, port: int = 0) -> tuple[subprocess.Popen[str], str]:
+    """``wf serve ARGS`` on the project's database; the process and the line it printed
+    once listening."""
     proc = wf_process(project, "serve", *args, "--db", project.db, "--port", str(port))
     line = proc.stderr.readline() if proc.stderr is not None else ""
     if not line.startswith("wf serve: listening on "):
         proc.kill()
         _out, err = proc.communicate()
         raise AssertionError(f"wf serve did not start: {line}{err}")
-    return proc, line.split()[4]
+    return proc, line
 
 
 def with_engine(db: str, use: Callable[[wf.Engine], Any]) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 
@@ -21,7 +22,7 @@ from wf.cli._common import (
     run_async,
 )
 
-__all__ = ["serve_command"]
+__all__ = ["check_base_url", "serve_command"]
 
 
 @app.command("serve")
@@ -75,6 +76,8 @@ def serve_command(
     from wf.runtime._http import listen, serving  # Starlette and uvicorn: only for this command
 
     with cli_errors("serve"):
+        if base_url is not None:
+            base_url = check_base_url(base_url)
         check_writable(db)
         for name in modules or ():
             try:
@@ -85,7 +88,10 @@ def serve_command(
             sock = listen(host, port)
         except OSError as exc:
             raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-        bound = sock.getsockname()[1]
+        bound_host, bound = sock.getsockname()[:2]
+        # Where the server is reached on this machine (0.0.0.0 is every address) and
+        # the public URL webhook URLs are made of: a proxy's when --base-url says so.
+        listening = f"http://{_url_host(bound_host, literal=True)}:{bound}"
         url = (base_url or f"http://{_url_host(host)}:{bound}").rstrip("/")
 
         async def main() -> None:
@@ -93,11 +99,9 @@ def serve_command(
                 http = wf.asgi_app(engine, max_body=max_body, response_timeout=response_timeout)
                 async with serving(http, sock) as server:
                     console.print(
-                        f"wf serve: listening on {url} (worker {engine.worker_id},"
-                        f" db={engine.url}); webhooks at /webhooks/TOKEN, API at /api/runs,"
-                        " dashboard at / (Ctrl-C to stop)",
-                        markup=False,
-                        highlight=False,
+                        f"wf serve: listening on {listening} (worker {engine.worker_id},"
+                        f" db={engine.url}); webhooks at {url}/webhooks/TOKEN, API at"
+                        " /api/runs, dashboard at / (Ctrl-C to stop)"
                     )
                     await asyncio.shield(server)
 
@@ -109,7 +113,31 @@ def serve_command(
             sock.close()
 
 
-def _url_host(host: str) -> str:
-    if host in ("0.0.0.0", "::", ""):
+def _url_host(host: str, *, literal: bool = False) -> str:
+    """``host`` as the host of a URL; unless ``literal``, an address that means every
+    interface becomes 127.0.0.1, which a client can reach."""
+    if not literal and host in ("0.0.0.0", "::", ""):
         return "127.0.0.1"
     return f"[{host}]" if ":" in host else host
+
+
+def check_base_url(text: str) -> str:
+    """``text`` if it is an http(s) URL with a host (a path is allowed: a proxy may
+    serve wf below one), else ``CliError``: webhook URLs are this plus /webhooks/TOKEN."""
+    accepted = "an http:// or https:// URL with a host, such as https://wf.example.com"
+    try:
+        parts = urlsplit(text)
+        port_ok = parts.port is None or parts.port > 0  # .port raises for "x:port"
+    except ValueError:
+        parts, port_ok = None, False
+    if (
+        parts is None
+        or not port_ok
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or any(char.isspace() for char in text)
+    ):
+        raise CliError(f"--base-url (or WF_BASE_URL) must be {accepted}, not {text!r}")
+    return text
