@@ -114,11 +114,13 @@ _RUN_COLUMNS = (
 )
 _ACTIVE_SQL = ", ".join(f"'{s}'" for s in ACTIVE)
 # A running run that no live lease holds reads as pending: its worker died or stalled
-# and it waits for another. Nobody may be left to write that into the row (the worker
-# is gone), so reads derive it; the one ``?`` is the time of the read.
+# and it waits for another; so does one whose worker was a process of this host that
+# is gone (``wf_owner_gone``, registered on each connection), at once. Nobody may be
+# left to write that into the row (the worker is gone), so reads derive it; the one
+# ``?`` is the time of the read.
 _SHOWN_STATUS = (
-    "CASE WHEN status = 'running' AND (lease_owner IS NULL OR lease_expires < ?)"
-    " THEN 'pending' ELSE status END"
+    "CASE WHEN status = 'running' AND (lease_owner IS NULL OR lease_expires < ?"
+    " OR wf_owner_gone(lease_owner)) THEN 'pending' ELSE status END"
 )
 # A run was last updated when its row changed or its last event was logged, whichever
 # is later. Read from the log's last entry (one seek on its primary key) rather than
@@ -225,12 +227,7 @@ def sqlite_path(url: str) -> str:
 
 
 def _record(row: Sequence[object]) -> RunRecord:
-    record = RunRecord(*row)  # type: ignore[arg-type]
-    if record.status == "running" and local_owner_gone(record.lease_owner):
-        # Its worker was a process of this host that is gone (SIGKILLed, say): the
-        # run waits for a worker, whatever time its lease still has.
-        record.status = "pending"
-    return record
+    return RunRecord(*row)  # type: ignore[arg-type]
 
 
 class SQLiteStore:
@@ -271,6 +268,7 @@ class SQLiteStore:
             )
         except sqlite3.Error as exc:
             raise StoreError(sqlite_problem(exc, path)) from exc
+        conn.create_function("wf_owner_gone", 1, local_owner_gone)
         try:
             if existed:
                 self._check_existing(conn)
