@@ -15,6 +15,7 @@ whether a lease expired, so tests read at ``T`` (``now=T``) unless they test tha
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -850,3 +851,46 @@ class StoreConformance:
         assert await store.post_to_hook("tok", "1") is None
         assert await store.commit(Commit(hooks=[("tok", "r1", 0)]), "A") == []
         assert await store.post_to_hook("tok", "1") == "r1"
+
+    async def test_a_run_waiting_for_another_is_told_when_it_ends_and_woken(
+        self, store: Store
+    ) -> None:
+        for run_id in ("watched", "waiter"):
+            await create(store, run_id)
+        await claim_ids(store, "A", T)
+        assert await store.commit(Commit(watches=[("watched", "waiter", 3)]), "A") == []
+        await store.commit(
+            Commit(updates=[RunUpdate("waiter", status="waiting", set_wake=True, release=True)]),
+            "A",
+        )
+        assert (await run(store, "waiter")).wake_at is None
+        # Nothing is queued until the watched run ends; then the waiter is due now.
+        assert [i.kind for i in await store.inbox("A")] == []
+        done = RunUpdate("watched", status="completed", result='"ok"', release=True)
+        assert await store.commit(Commit(updates=[done]), "A") == []
+        assert (await run(store, "waiter")).wake_at is not None
+        # (The store stamps the wake-up with its own clock: claim after it.)
+        assert await claim_ids(store, "B", time.time() + 1) == ["waiter"]
+        (item,) = await store.inbox("B")
+        assert (item.run_id, item.kind, item.name) == ("waiter", "watch", "3")
+        assert json.loads(item.data or "{}") == {
+            "status": "completed",
+            "result": '"ok"',
+            "error": None,
+            "run_id": "watched",
+        }
+
+    async def test_waiting_for_an_ended_or_unknown_run_is_answered_at_once(
+        self, store: Store
+    ) -> None:
+        for run_id in ("ended", "waiter"):
+            await create(store, run_id)
+        await claim_ids(store, "A", T)
+        failed = RunUpdate("ended", status="failed", error='{"type": "KeyError"}', release=True)
+        await store.commit(Commit(updates=[failed]), "A")
+        watches = [("ended", "waiter", 0), ("nobody", "waiter", 1)]
+        assert await store.commit(Commit(watches=watches), "A") == []
+        answers = {i.name: json.loads(i.data or "{}") for i in await store.inbox("A")}
+        assert answers["0"]["status"] == "failed"
+        assert answers["0"]["error"] == '{"type": "KeyError"}'
+        assert answers["1"] == {"status": "missing", "run_id": "nobody"}

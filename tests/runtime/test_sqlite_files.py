@@ -359,3 +359,36 @@ async def test_opens_a_schema_version_2_database(tmp_path: Path) -> None:
         assert await store.take_webhook_response("req") == (200, "[]", b"ok")
     finally:
         await store.close()
+
+
+async def test_opens_a_schema_version_3_database(tmp_path: Path) -> None:
+    path = tmp_path / "v3.db"
+    shutil.copyfile(DATA / "wf-schema-v3.db", path)
+    store = await open_sqlite(path)
+    try:
+        versions = store.conn.execute("SELECT version FROM wf_schema ORDER BY version")
+        assert [v for (v,) in versions] == list(range(1, SCHEMA_VERSION + 1))
+        # What v3 held is unchanged: the typed hook, the webhook, the stored answer.
+        assert await store.hook_info("approve:1") == HookRecord(
+            "run-approval", "shop.orders:Decision", None
+        )
+        assert await store.hook_info("wh-1") == HookRecord(
+            "run-approval", None, '{"mode": "accepted"}'
+        )
+        assert await store.take_webhook_response("req-1") == (201, "[]", b"made")
+        kinds = [e.kind for e in await store.load_events("run-approval")]
+        assert kinds == ["run_started", "hook_created", "child_started", "hook_created"]
+        # v4 added waits for other runs: the migrated file records one and answers it.
+        claimed = await store.claim("w", 5, time.time() + 1, 30.0)
+        assert sorted(r.run_id for r in claimed) == ["run-approval.1"]
+        assert (
+            await store.commit(Commit(watches=[("run-approval.1", "run-approval", 7)]), "w") == []
+        )
+        done = RunUpdate("run-approval.1", status="completed", result='"sent"', release=True)
+        assert await store.commit(Commit(updates=[done]), "w") == []
+        rows = store.conn.execute(
+            "SELECT kind, name FROM inbox WHERE run_id = 'run-approval' ORDER BY id"
+        ).fetchall()
+        assert rows == [("child", "run-approval.1"), ("watch", "7")]
+    finally:
+        await store.close()

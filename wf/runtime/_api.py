@@ -400,9 +400,10 @@ def _ended(run_id: str, outcome: dict[str, Any]) -> Any:
 
 
 class WatchedRun(Run[T]):
-    """``wf.get_run(id)`` inside a workflow: another run, observed durably. Each look at
-    it (``status()``, ``result()``, ``cancel()``) is a built-in step of the workflow,
-    recorded once and never repeated by replay, acting on the engine executing it."""
+    """``wf.get_run(id)`` inside a workflow: another run, observed durably. ``result()``
+    is a durable wait, like a child's (the other run's end wakes this one, nothing is
+    polled); ``status()`` and ``cancel()`` are built-in steps on the engine executing
+    the workflow. Each is recorded once and never repeated by replay."""
 
     def __init__(self, run_id: str) -> None:
         self.id = run_id
@@ -417,9 +418,11 @@ class WatchedRun(Run[T]):
         return loop
 
     async def result(self, timeout: float | None = None) -> T:
-        loop = self._loop()
+        waiting = self._loop().ctx.issue_watch(self.id)
         async with asyncio.timeout(timeout):  # on the workflow loop: a durable timer
-            outcome = await _builtin.call_builtin(loop, _builtin.RUN_OUTCOME, {"run_id": self.id})
+            outcome = await asyncio.shield(waiting)
+        if outcome.get("status") == "missing":
+            raise RunNotFoundError(f"no run with id {self.id!r} to wait for")
         return _ended(self.id, outcome)  # type: ignore[no-any-return]
 
     async def status(self) -> str:

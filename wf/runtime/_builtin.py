@@ -1,5 +1,5 @@
 """Built-in steps: what a workflow body does to other runs (send, resume a hook, cancel
-a run, read another run's status or wait for its outcome).
+a run, read another run's status).
 
 Inside a workflow, ``wf.send``, ``wf.resume_hook`` and ``ChildRun.cancel`` are
 issued as ordinary steps with the ids below, so they go through the log like
@@ -18,7 +18,6 @@ database...) is retried as a step failure is.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 from wf._errors import FatalError, RunNotFoundError, WorkflowError
@@ -27,13 +26,11 @@ from wf.runtime import _serde
 __all__ = [
     "CANCEL_RUN",
     "RESUME_HOOK",
-    "RUN_OUTCOME",
     "RUN_STATUS",
     "SEND",
     "call_builtin",
     "cancel_run",
     "resume_hook",
-    "run_outcome",
     "run_status",
     "send",
 ]
@@ -42,7 +39,6 @@ SEND = "wf.runtime._builtin:send"
 RESUME_HOOK = "wf.runtime._builtin:resume_hook"
 CANCEL_RUN = "wf.runtime._builtin:cancel_run"
 RUN_STATUS = "wf.runtime._builtin:run_status"
-RUN_OUTCOME = "wf.runtime._builtin:run_outcome"
 
 #: Errors a built-in step does not retry: the same call would be refused again.
 _REFUSALS = (WorkflowError, ValueError, TypeError, LookupError)
@@ -102,25 +98,6 @@ async def run_status(run_id: str) -> str:
     if record is None:
         raise _refused(RunNotFoundError(f"no run with id {run_id!r} in {engine.url}"))
     return str(record.status)
-
-
-async def run_outcome(run_id: str) -> dict[str, Any]:
-    """Built-in step: wait until run ``run_id`` ends; its status, result and error.
-
-    It waits on the engine executing the workflow: told at once when that engine
-    runs the other run too, else reading the store less and less often (up to
-    once a second), like ``Run.result()`` anywhere.
-    """
-    from wf._errors import RunCancelledError, RunFailedError
-
-    engine = _engine()
-    await engine.open()
-    if await engine.store.get_run(run_id) is None:
-        raise _refused(RunNotFoundError(f"no run with id {run_id!r} in {engine.url}"))
-    with contextlib.suppress(RunFailedError, RunCancelledError):
-        await engine.get_run(run_id).result()
-    record = await engine.store.get_run(run_id)
-    return {"status": record.status, "result": record.result, "error": record.error}
 
 
 async def call_builtin(loop: Any, step_id: str, arguments: dict[str, Any]) -> Any:

@@ -39,6 +39,7 @@ from wf.runtime._events import (
     RUN_CANCELLED,
     RUN_COMPLETED,
     RUN_FAILED,
+    RUN_WATCHED,
     STEP_COMPLETED,
     STEP_FAILED,
     STEP_RETRYING,
@@ -204,6 +205,18 @@ class RunContext:
             data = _serde.dumps({"workflow": workflow_id, "input": payload, "wake_at": wake_at})
             self.outbox.append((CHILD_STARTED, cid, run_id, data))
         return run_id, outcome
+
+    def issue_watch(self, run_id: str) -> asyncio.Future[dict[str, Any]]:
+        """Wait for another run to end: an operation; the store tells this run when it
+        has (at once if it already had), as it tells a parent of its child's end."""
+        if self.closed:
+            raise Closed()
+        cid = self._claim(RUN_WATCHED, run_id)
+        outcome: asyncio.Future[dict[str, Any]] = self.loop.create_future()
+        self.children[cid] = outcome
+        if cid not in self._recorded:
+            self.outbox.append((RUN_WATCHED, cid, run_id, None))
+        return outcome
 
     def issue_progress(self, message: str) -> None:
         """Record a progress note: an operation (so replay neither repeats nor loses it)."""
@@ -463,6 +476,8 @@ def _describe(kind: str, name: str | None) -> str:
         return f"progress note {name!r}"
     if kind == CHILD_STARTED:
         return f"child run {name!r}"
+    if kind == RUN_WATCHED:
+        return f"a wait for run {name!r}"
     return f"{kind} {name or ''}".strip()
 
 

@@ -47,6 +47,7 @@ from wf.runtime._events import (
     RUN_CANCELLED,
     RUN_COMPLETED,
     RUN_FAILED,
+    RUN_WATCHED,
     STEP_COMPLETED,
     STEP_FAILED,
     STEP_RETRYING,
@@ -266,6 +267,7 @@ class EngineCore(WorkerMixin):
         commit.hook_types.update(self._commit.hook_types)
         commit.webhooks.update(self._commit.webhooks)
         commit.children += self._commit.children
+        commit.watches += self._commit.watches
         self._commit, self._after = commit, after + self._after
 
     def _committed(
@@ -414,6 +416,8 @@ class EngineCore(WorkerMixin):
                 )
                 self._after.append(self.poke)
                 commit_first = True  # the child exists before any later step runs
+            elif kind == RUN_WATCHED and cid is not None and name is not None:
+                self._commit.watches.append((name, ctx.run_id, cid))
         if commit_first:
             live.registering += 1
             self._after.append(functools.partial(self._registered, live))

@@ -19,6 +19,7 @@ __all__ = [
     "RUN_COMPLETED",
     "RUN_FAILED",
     "RUN_STARTED",
+    "RUN_WATCHED",
     "STEP_COMPLETED",
     "STEP_FAILED",
     "STEP_RETRYING",
@@ -43,13 +44,16 @@ MESSAGE_RECEIVED: Final = "message_received"
 PROGRESS: Final = "progress"
 CHILD_STARTED: Final = "child_started"
 CHILD_FINISHED: Final = "child_finished"
+#: The workflow waits for another run (not its child) to end; its end is delivered as
+#: ``child_finished`` at the same correlation id.
+RUN_WATCHED: Final = "run_watched"
 RUN_COMPLETED: Final = "run_completed"
 RUN_FAILED: Final = "run_failed"
 RUN_CANCELLED: Final = "run_cancelled"
 
 #: Events that record a durable operation the workflow issued, matched on replay.
 OPERATIONS: Final = frozenset(
-    {STEP_SCHEDULED, TIMER_SCHEDULED, HOOK_CREATED, PROGRESS, CHILD_STARTED}
+    {STEP_SCHEDULED, TIMER_SCHEDULED, HOOK_CREATED, PROGRESS, CHILD_STARTED, RUN_WATCHED}
 )
 #: Events delivered to the workflow loop, one at a time, in log order.
 DELIVERIES: Final = frozenset(

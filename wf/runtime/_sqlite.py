@@ -17,7 +17,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from wf._errors import RunNotFoundError, StoreError, WorkflowError
 from wf.runtime._events import (
@@ -41,7 +41,7 @@ from wf.runtime._store import (
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore", "read_only_problem", "sqlite_path", "sqlite_problem"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
@@ -105,6 +105,16 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
             at REAL NOT NULL
         )""",
         "CREATE INDEX webhook_responses_at ON webhook_responses (at)",
+    ),
+    # v4: runs waiting for another run (not their child) to end, told when it does.
+    4: (
+        """CREATE TABLE watchers (
+            run_id TEXT NOT NULL,
+            watcher_id TEXT NOT NULL,
+            cid INTEGER NOT NULL,
+            PRIMARY KEY (run_id, watcher_id, cid)
+        )""",
+        "CREATE INDEX watchers_watcher ON watchers (watcher_id)",
     ),
 }
 
@@ -422,6 +432,9 @@ class SQLiteStore:
                         "INSERT INTO events VALUES (?, 0, ?, NULL, ?, ?, ?)",
                         (child_id, RUN_STARTED, workflow_id, payload, now),
                     )
+            for watched, watcher, cid in commit.watches:
+                if watcher not in lost:
+                    self._watch(watched, watcher, cid, now)
             for token, run_id, cid in commit.hooks:
                 if run_id in lost:
                     continue
@@ -471,7 +484,9 @@ class SQLiteStore:
                 c.execute(f"UPDATE runs SET {', '.join(sets)} WHERE run_id = ?", params)
                 if u.status in FINISHED:
                     c.execute("DELETE FROM hooks WHERE run_id = ?", (u.run_id,))
+                    c.execute("DELETE FROM watchers WHERE watcher_id = ?", (u.run_id,))
                     self._tell_parent(u, now)
+                    self._tell_watchers(u, now)
                 if u.release:
                     # A request posted while the run was held and not yet read must
                     # still wake it once it is released.
@@ -487,6 +502,51 @@ class SQLiteStore:
             raise
         commit.conflicts = conflicts
         return sorted(lost)
+
+    def _watch(self, watched: str, watcher: str, cid: int, now: float) -> None:
+        """Run ``watcher`` waits (operation ``cid``) for run ``watched`` to end: told at
+        once if it already has (or never existed), else when it does."""
+        c = self.conn
+        row = c.execute(
+            "SELECT status, result, error FROM runs WHERE run_id = ?", (watched,)
+        ).fetchone()
+        if row is not None and row[0] not in FINISHED:
+            c.execute(
+                "INSERT OR IGNORE INTO watchers (run_id, watcher_id, cid) VALUES (?, ?, ?)",
+                (watched, watcher, cid),
+            )
+            return
+        outcome = (
+            {"status": "missing"}
+            if row is None
+            else {"status": row[0], "result": row[1], "error": row[2]}
+        )
+        self._tell_watcher(watcher, cid, watched, outcome, now)
+
+    def _tell_watchers(self, update: RunUpdate, now: float) -> None:
+        """A run ended: queue its outcome for every run waiting for it."""
+        c = self.conn
+        rows = c.execute(
+            "DELETE FROM watchers WHERE run_id = ? RETURNING watcher_id, cid", (update.run_id,)
+        ).fetchall()
+        outcome = {"status": update.status, "result": update.result, "error": update.error}
+        for watcher, cid in rows:
+            self._tell_watcher(watcher, cid, update.run_id, outcome, now)
+
+    def _tell_watcher(
+        self, watcher: str, cid: int, watched: str, outcome: Mapping[str, object], now: float
+    ) -> None:
+        c = self.conn
+        data = json.dumps({**outcome, "run_id": watched})
+        c.execute(
+            "INSERT INTO inbox (run_id, kind, name, data, at) VALUES (?, 'watch', ?, ?, ?)",
+            (watcher, str(cid), data, now),
+        )
+        c.execute(
+            "UPDATE runs SET wake_at = ? WHERE run_id = ? AND lease_owner IS NULL"
+            " AND status IN ('sleeping', 'waiting')",
+            (now, watcher),
+        )
 
     def _tell_parent(self, update: RunUpdate, now: float) -> None:
         """A child run ended: queue its outcome for its parent, if the parent still runs."""

@@ -104,6 +104,8 @@ class Commit:
     consumed: list[int] = field(default_factory=list)
     #: Child runs to create (if absent): (run id, workflow id, input, parent run id, wake_at).
     children: list[tuple[str, str, str, str, float]] = field(default_factory=list)
+    #: Waits for other runs to end: (watched run id, waiting run id, correlation id).
+    watches: list[tuple[str, str, int]] = field(default_factory=list)
     #: Hook tokens to register: (token, run_id, correlation id).
     hooks: list[tuple[str, str, int]] = field(default_factory=list)
     #: The payload type (``module:qualname``) of typed hooks among ``hooks``, by token.
@@ -115,7 +117,14 @@ class Commit:
     conflicts: dict[str, str] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.events or self.updates or self.consumed or self.hooks or self.children)
+        return bool(
+            self.events
+            or self.updates
+            or self.consumed
+            or self.hooks
+            or self.children
+            or self.watches
+        )
 
 
 class Store(Protocol):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -271,6 +272,10 @@ class WorkerMixin:
             elif item.kind == "child" and item.name in live.ctx.child_cids:
                 cid = live.ctx.child_cids[item.name]
                 self._append_delivery(live, CHILD_FINISHED, cid, item.name, item.data)
+            elif item.kind == "watch" and _watch_cid(item.name) in live.ctx.children:
+                watched = json.loads(item.data or "{}").get("run_id")
+                cid = _watch_cid(item.name)
+                self._append_delivery(live, CHILD_FINISHED, cid, watched, item.data)
             elif item.kind == "message":
                 self._append_delivery(live, MESSAGE_RECEIVED, None, item.name, item.data)
             elif item.kind != "cancel":
@@ -307,3 +312,8 @@ class WorkerMixin:
         for owner in await self.store.lease_owners():
             if owner != self.worker_id and local_owner_gone(owner):
                 await self.store.expire_owner(owner)
+
+
+def _watch_cid(name: str | None) -> int:
+    """The operation a ``watch`` inbox item answers (its name), or -1 if it names none."""
+    return int(name) if name is not None and name.isdigit() else -1
