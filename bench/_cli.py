@@ -1,5 +1,6 @@
 """CLI start-up: ``wf --help`` and ``wf runs list`` in fresh processes (budget ≤ 0.25 s),
-against ``python -c pass`` measured in the same run as the reference."""
+against ``python -c pass`` measured in the same run as the reference; and, with no
+budget, ``wf runs show --limit 0`` of a run of about 5,000 events."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 
 import wf
 from bench._cases import Scratch, _sig, figure  # installs the import hook bench.flows needs
-from bench.flows import three_steps
+from bench.flows import seq, three_steps
 
 __all__ = ["bench_cli"]
 
@@ -53,11 +54,15 @@ async def bench_cli(quick: bool, ctx: dict[str, Any]) -> list[dict[str, Any]]:
         async with wf.Engine(url) as engine:  # 20 runs for `wf runs list` to show
             for _ in range(20):
                 await (await engine.start(three_steps)).result(timeout=60)
+            big = await engine.start(seq, 2_500)  # run_started, 2 x 2,500, run_completed
+            await big.result(timeout=120)
         arguments = {"cli_help_s": ["--help"], "cli_runs_list_s": ["runs", "list", "--db", url]}
         commands = {name: [*_wf_command(), *args] for name, args in arguments.items()}
+        show = [*_wf_command(), "runs", "show", big.id, "--limit", "0", "--db", url]
         python = _time([sys.executable, "-c", "pass"], env, samples)
         measured = {name: _time(command, env, samples) for name, command in commands.items()}
         libcst = {name: _imports_libcst(command, env) for name, command in commands.items()}
+        shown = _time(show, env, max(3, samples // 3))
     finally:
         scratch.cleanup()
     reference = statistics.median(python)
@@ -82,4 +87,15 @@ async def bench_cli(quick: bool, ctx: dict[str, Any]) -> list[dict[str, Any]]:
                 samples_s=[_sig(x) for x in times],
             )
         )
+    figures.append(
+        figure(
+            "cli_runs_show_5000_events_s",
+            statistics.median(shown),
+            "s",
+            "informational (every event of a 5,002-event run printed)",
+            reference={"python_c_pass_s": _sig(reference)},
+            command="wf runs show RUN --limit 0",
+            samples_s=[_sig(x) for x in shown],
+        )
+    )
     return figures

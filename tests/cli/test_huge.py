@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 from stored_rows import stored_run
 from wfcli_support import Project, invoke, json_out
@@ -63,16 +62,12 @@ def test_show_lists_the_latest_events_and_says_how_to_see_all(project: Project) 
     assert [event["seq"] for event in three["events"]] == [BIG - 3, BIG - 2, BIG - 1]
 
 
-def test_show_of_every_event_of_a_long_run_is_quick(project: Project) -> None:
-    # A rich Table took ~0.4 ms per event to lay out: 2 s and more for this run.
+def test_show_with_limit_0_prints_every_event_of_a_long_run(project: Project) -> None:
+    # How long it takes is measured by bench (cli_runs_show_5000_events_s), not here.
     stored_run(project.db, "big", events=_steps(BIG))
-    invoke("runs", "show", "big", "--limit", "1", "--db", project.db)  # imports, warm caches
-    started = time.perf_counter()
     shown = invoke("runs", "show", "big", "--limit", "0", "--db", project.db)
-    took = time.perf_counter() - started
     assert shown.exit_code == 0, shown.stderr
     assert len(_rows(shown.stdout)) == BIG
-    assert took < 1.0, f"wf runs show --limit 0 took {took:.2f} s for {BIG} events"
 
 
 def test_show_cuts_long_values_and_says_how_to_get_them_whole(project: Project) -> None:
