@@ -169,3 +169,19 @@ def test_serve_refuses_a_base_url_that_is_not_an_http_url_with_a_host(
         f" such as https://wf.example.com, not {base_url!r}\n"
     )
     assert not (project.path / "wf.db").exists()
+
+
+def test_serve_stops_with_one_line_when_its_database_file_is_removed(project: Project) -> None:
+    proc, _url = serve_process(project)
+    try:
+        (project.path / "wf.db").unlink()
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 2, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("wf serve: ") and "was removed" in lines[0]

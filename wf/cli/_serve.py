@@ -103,7 +103,18 @@ def serve_command(
                         f" db={engine.url}); webhooks at {url}/webhooks/TOKEN, API at"
                         " /api/runs, dashboard at / (Ctrl-C to stop)"
                     )
-                    await asyncio.shield(server)
+                    # The server runs until stopped, or until its worker stops (its
+                    # database file was removed or replaced): then serve stops too.
+                    # (asyncio.wait never cancels the server task: leaving the block
+                    # shuts it down cleanly.)
+                    stopped = asyncio.ensure_future(engine.wait_stopped())
+                    try:
+                        await asyncio.wait([server, stopped], return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        if not stopped.done():
+                            stopped.cancel()
+                    if stopped.done() and not stopped.cancelled():
+                        stopped.result()  # raises the StoreError: one line, exit 2
 
         try:
             run_async(main)
