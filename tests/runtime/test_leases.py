@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import socket
 import subprocess
 import sys
 import time
+
+import pytest
 
 import wf
 from flows import basic
@@ -80,3 +83,13 @@ async def test_a_run_whose_worker_process_on_this_host_is_gone_reads_as_pending(
         assert await client.get_run("held").status() == "running"
         listed = {r.run_id: r.status for r in await client.store.list_runs()}
     assert listed == {"orphan": "pending", "held": "running"}
+
+
+def test_an_engine_takes_its_lease_as_seconds_a_timedelta_or_a_duration_string() -> None:
+    assert wf.Engine("sqlite:///unused.db", lease="3s").lease == 3.0
+    assert wf.Engine("sqlite:///unused.db", lease=datetime.timedelta(minutes=1)).lease == 60.0
+    assert wf.Engine("sqlite:///unused.db", lease=2).lease == 2.0
+    with pytest.raises(ValueError, match="duration"):
+        wf.Engine("sqlite:///unused.db", lease="soon")
+    with pytest.raises(ValueError, match="positive"):
+        wf.Engine("sqlite:///unused.db", lease=0)

@@ -84,7 +84,7 @@ class EngineCore(WorkerMixin):
         worker: bool = True,
         concurrency: int = 1000,
         durability: str = "normal",
-        lease: float = 15.0,
+        lease: float | str | _dt.timedelta = 15.0,
         poll_interval: float = 0.25,
         evict_after: float = 2.0,
         base_url: str | None = None,
@@ -96,7 +96,10 @@ class EngineCore(WorkerMixin):
         self.store: Store = open_store(self.url, durability=durability)
         self.worker = worker
         self.concurrency = concurrency
-        self.lease = lease
+        #: Seconds a run survives its worker's death (seconds, a timedelta or "3s").
+        self.lease = to_seconds(lease)
+        if self.lease <= 0:
+            raise ValueError(f"lease must be a positive duration, not {lease!r}")
         self.poll_interval = poll_interval
         self.evict_after = evict_after
         #: Where this deployment's HTTP app is reached; webhook URLs start with it.
