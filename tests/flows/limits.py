@@ -81,3 +81,14 @@ async def signed_webhook() -> dict[str, Any]:
     request = await hook
     verified = await check_credentials(request)
     return {"verified": verified, "request": request}
+
+
+async def sleeps_past_9999() -> list[str]:
+    "use workflow"
+    refused = []
+    for duration in ("20000y", 1e308):
+        try:
+            await wf.sleep(duration)
+        except ValueError as exc:
+            refused.append(str(exc))
+    return refused

@@ -236,3 +236,12 @@ async def test_start_hook_and_message_refuse_deep_payloads_before_writing(
 async def test_values_as_deep_as_the_limit_are_accepted(engine: wf.Engine) -> None:
     run = await engine.start(limits.echo, limits.nested(MAX_NESTING))
     assert await run.result(timeout=10) == limits.nested(MAX_NESTING)
+
+
+async def test_a_sleep_past_year_9999_is_refused_in_the_workflow(engine: wf.Engine) -> None:
+    run = await engine.start(limits.sleeps_past_9999)
+    refused = await run.result(timeout=10)
+    assert len(refused) == 2
+    assert all("past year 9999" in message for message in refused)
+    # Refused before anything was recorded: no timer in the log.
+    assert "timer_scheduled" not in [e.kind async for e in run.events()]

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from wf._errors import NotInWorkflowError
 from wf.runtime import _glue
 from wf.runtime._duration import wake_time
+from wf.runtime._limits import LATEST, check_moment
 from wf.runtime._loop import WorkflowLoop, current_loop
 
 __all__ = ["batch", "map", "now", "progress", "race", "random", "sleep", "sleep_until", "uuid4"]
@@ -33,6 +34,8 @@ async def sleep(duration: float | int | _dt.timedelta | _dt.datetime | str) -> N
     """
     loop = _require("wf.sleep()")
     when = wake_time(duration, loop.time())
+    if not when <= LATEST:  # also NaN: a timer no clock reaches, nor any view can show
+        check_moment(when, "wf.sleep()", duration)
     fut: asyncio.Future[None] = loop.create_future()
     handle = loop.call_at(when, _resolve, fut)
     try:
