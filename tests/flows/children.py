@@ -91,3 +91,14 @@ async def waits_for(other_id: str) -> dict[str, Any]:
     except wf.RunFailedError as exc:
         value = f"failed: {exc.error_type}"
     return {"before": before, "value": value, "after": await other.status()}
+
+
+async def adopts(run_id: str) -> str:
+    "use workflow"
+    # A child started with the id of an existing run: that run, if it is of the same
+    # workflow; a conflict if it is of another.
+    handle = await wf.start(child, 5, run_id=run_id)
+    try:
+        return str(await handle.result())
+    except wf.RunFailedError as exc:
+        return f"{exc.error_type}: {exc.error_message}"

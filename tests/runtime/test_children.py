@@ -71,3 +71,23 @@ async def test_a_step_may_start_a_top_level_run_on_its_workers_engine(engine: wf
     started = engine.get_run(result["run_id"])
     assert await started.status() == "completed"
     assert children.CALLS == {"child 4": 1}
+
+
+async def test_a_child_started_with_the_id_of_an_existing_run_of_its_workflow_is_that_run(
+    engine: wf.Engine,
+) -> None:
+    existing = await engine.start(children.child, 7, run_id="shared-child")
+    assert await existing.result(timeout=10) == 14
+    parent = await engine.start(children.adopts, "shared-child")
+    # The existing run's outcome, not a wait that never ends.
+    assert await parent.result(timeout=10) == "14"
+
+
+async def test_a_child_started_with_the_id_of_another_workflows_run_fails_as_a_conflict(
+    engine: wf.Engine,
+) -> None:
+    other = await engine.start(children.slow_child, 0.01, run_id="taken-id")
+    parent = await engine.start(children.adopts, "taken-id")
+    outcome = await parent.result(timeout=10)
+    assert outcome.startswith("wf.RunIdConflictError: run id 'taken-id' belongs to a run of")
+    assert await other.result(timeout=10) == "slow child done"

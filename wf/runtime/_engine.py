@@ -412,10 +412,10 @@ class EngineCore(WorkerMixin):
                 if webhook is not None:
                     self._commit.webhooks[name] = webhook
                 commit_first = True
-            elif kind == CHILD_STARTED and name is not None:
+            elif kind == CHILD_STARTED and name is not None and cid is not None:
                 child = _serde.loads(data or "{}")
                 self._commit.children.append(
-                    (name, child["workflow"], child["input"], ctx.run_id, child["wake_at"])
+                    (name, child["workflow"], child["input"], ctx.run_id, child["wake_at"], cid)
                 )
                 self._after.append(self.poke)
                 commit_first = True  # the child exists before any later step runs

@@ -419,7 +419,7 @@ class SQLiteStore:
             events = [e for e in commit.events if e[0] not in lost]
             # Reported only once the transaction commits (a retried commit starts clean).
             conflicts: dict[str, str] = {}
-            for child_id, workflow_id, payload, parent_id, wake_at in commit.children:
+            for child_id, workflow_id, payload, parent_id, wake_at, cid in commit.children:
                 if parent_id in lost:
                     continue
                 cur = c.execute(
@@ -432,6 +432,8 @@ class SQLiteStore:
                         "INSERT INTO events VALUES (?, 0, ?, NULL, ?, ?, ?)",
                         (child_id, RUN_STARTED, workflow_id, payload, now),
                     )
+                else:
+                    self._child_exists(child_id, workflow_id, parent_id, cid, now)
             for watched, watcher, cid in commit.watches:
                 if watcher not in lost:
                     self._watch(watched, watcher, cid, now)
@@ -502,6 +504,28 @@ class SQLiteStore:
             raise
         commit.conflicts = conflicts
         return sorted(lost)
+
+    def _child_exists(
+        self, child_id: str, workflow_id: str, parent_id: str, cid: int, now: float
+    ) -> None:
+        """A workflow started a child with the id of a run that already exists. A run of
+        the same workflow is the child (starting with an id is idempotent): the parent
+        is told when it ends, as for any run it waits for. A run of another workflow
+        is a conflict: the parent's handle fails with ``wf.RunIdConflictError``."""
+        row = self.conn.execute(
+            "SELECT workflow_id, parent_id FROM runs WHERE run_id = ?", (child_id,)
+        ).fetchone()
+        if row[1] == parent_id:
+            return  # created by this very parent earlier: it reports as a child does
+        if row[0] == workflow_id:
+            self._watch(child_id, parent_id, cid, now)
+            return
+        error = {
+            "type": "wf._errors:RunIdConflictError",
+            "message": f"run id {child_id!r} belongs to a run of {row[0]}, not of {workflow_id}",
+        }
+        outcome = {"status": "failed", "result": None, "error": json.dumps(error)}
+        self._tell_watcher(parent_id, cid, child_id, outcome, now)
 
     def _watch(self, watched: str, watcher: str, cid: int, now: float) -> None:
         """Run ``watcher`` waits (operation ``cid``) for run ``watched`` to end: told at

@@ -102,8 +102,9 @@ class Commit:
     )
     updates: list[RunUpdate] = field(default_factory=list)
     consumed: list[int] = field(default_factory=list)
-    #: Child runs to create (if absent): (run id, workflow id, input, parent run id, wake_at).
-    children: list[tuple[str, str, str, str, float]] = field(default_factory=list)
+    #: Child runs to create (if absent): (run id, workflow id, input, parent run id,
+    #: wake_at, the parent's correlation id for the start).
+    children: list[tuple[str, str, str, str, float, int]] = field(default_factory=list)
     #: Waits for other runs to end: (watched run id, waiting run id, correlation id).
     watches: list[tuple[str, str, int]] = field(default_factory=list)
     #: Hook tokens to register: (token, run_id, correlation id).
