@@ -19,39 +19,21 @@ import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from worker_support import wf_worker
 
 import wf
 from flows import crashy
 from wf.runtime._events import Event
 
-REPO = Path(__file__).resolve().parents[2]
 N = 1000
 CONCURRENCY = 25
 KILLS = 9
 
 pytestmark = pytest.mark.chaos
-
-
-def _worker(db_url: str, cwd: Path) -> subprocess.Popen[str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO), str(REPO / "tests"), *filter(None, [env.get("PYTHONPATH")])]
-    )
-    env["WF_CRASHY_PAUSE"] = "0.004"
-    return subprocess.Popen(
-        [sys.executable, "-m", "wf.cli", "worker", "--db", db_url],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def _lines(log_path: Path) -> list[int]:
@@ -96,7 +78,7 @@ def test_fan_out_survives_random_sigkills_of_its_workers(tmp_path: Path) -> None
 
     kills = 0
     while kills < KILLS:
-        proc = _worker(db_url, tmp_path)
+        proc = wf_worker(db_url, tmp_path, WF_CRASHY_PAUSE="0.004")
         target = len(_lines(log_path)) + rng.randint(1, 80)
         deadline = time.monotonic() + 30
         while len(_lines(log_path)) < target and proc.poll() is None:
@@ -111,7 +93,7 @@ def test_fan_out_survives_random_sigkills_of_its_workers(tmp_path: Path) -> None
         kills += 1
     assert len(set(_lines(log_path))) < N, "the run finished before the last kill"
 
-    proc = _worker(db_url, tmp_path)
+    proc = wf_worker(db_url, tmp_path, WF_CRASHY_PAUSE="0.004")
     try:
         result, events = asyncio.run(_outcome(db_url, run_id, timeout=120))
     finally:

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from worker_support import wf_worker
 
 import wf
 from flows import children
 from wf.runtime._events import STEP_COMPLETED, Event
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -107,21 +103,6 @@ async def test_the_wait_survives_a_restart_on_a_database_that_is_not_the_default
     assert not (tmp_path / ".wf").exists()
 
 
-def _worker(db_url: str, cwd: Path) -> subprocess.Popen[str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO), str(REPO / "tests"), *filter(None, [env.get("PYTHONPATH")])]
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "wf.cli", "worker", "--db", db_url],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 async def _events(db_url: str, run_id: str) -> list[Event]:
     async with wf.Engine(db_url, worker=False) as client:
         return [e async for e in client.get_run(run_id).events()]
@@ -137,7 +118,7 @@ def test_the_wait_survives_a_sigkilled_worker(tmp_path: Path) -> None:
             return other.id, waiter.id
 
     other_id, waiter_id = asyncio.run(start())
-    worker = _worker(db_url, tmp_path)
+    worker = wf_worker(db_url, tmp_path)
     try:
         deadline = time.monotonic() + 30
         while not any(e.kind == "run_watched" for e in asyncio.run(_events(db_url, waiter_id))):
@@ -147,7 +128,7 @@ def test_the_wait_survives_a_sigkilled_worker(tmp_path: Path) -> None:
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.communicate(timeout=10)
-    rescuer = _worker(db_url, tmp_path)
+    rescuer = wf_worker(db_url, tmp_path)
 
     async def outcome() -> Any:
         async with wf.Engine(db_url, worker=False) as client:
