@@ -14,12 +14,16 @@ from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
 from wf.runtime._duration import to_seconds
+from wf.runtime._kinds import is_workflow as is_kind_workflow
 
 __all__ = [
+    "STEP_OPTION_NAMES",
+    "WORKFLOW_OPTION_NAMES",
     "Backoff",
     "StepOptions",
     "WorkflowOptions",
     "backoff_delay",
+    "check_option",
     "options",
     "step_options",
     "workflow_options",
@@ -54,14 +58,15 @@ class WorkflowOptions:
     timeout: float | None = None
 
 
-_STEP_NAMES = tuple(f.name for f in dataclasses.fields(StepOptions))
-_WORKFLOW_NAMES = tuple(f.name for f in dataclasses.fields(WorkflowOptions))
+STEP_OPTION_NAMES = tuple(f.name for f in dataclasses.fields(StepOptions))
+WORKFLOW_OPTION_NAMES = tuple(f.name for f in dataclasses.fields(WorkflowOptions))
 _DEFAULT_STEP = StepOptions()
 _DEFAULT_WORKFLOW = WorkflowOptions()
 
 
 def _accepted() -> str:
-    return f"steps accept {', '.join(_STEP_NAMES)}; workflows accept {', '.join(_WORKFLOW_NAMES)}"
+    steps, workflows = ", ".join(STEP_OPTION_NAMES), ", ".join(WORKFLOW_OPTION_NAMES)
+    return f"steps accept {steps}; workflows accept {workflows}"
 
 
 def _duration(name: str, value: Any, *, positive: bool = False) -> float:
@@ -77,8 +82,9 @@ def _duration(name: str, value: Any, *, positive: bool = False) -> float:
     return seconds
 
 
-def _check(name: str, value: Any) -> Any:
-    """``value`` normalised for option ``name``, or a TypeError/ValueError saying why not."""
+def check_option(name: str, value: Any) -> Any:
+    """``value`` normalised for option ``name``, or a TypeError/ValueError saying why not.
+    The one validator: the decorator uses it, and the compiler for literal values."""
     if name == "max_attempts":
         if type(value) is not int:
             raise TypeError(
@@ -138,9 +144,9 @@ def options(**kwargs: Any) -> Callable[[F], F]:
     """
     given: dict[str, Any] = {}
     for name, value in kwargs.items():
-        if name not in _STEP_NAMES and name not in _WORKFLOW_NAMES:
+        if name not in STEP_OPTION_NAMES and name not in WORKFLOW_OPTION_NAMES:
             raise TypeError(f"wf.options(): unknown option {name!r}; {_accepted()}")
-        given[name] = _check(name, value)
+        given[name] = check_option(name, value)
 
     def decorate(fn: F) -> F:
         if not callable(fn):
@@ -148,8 +154,10 @@ def options(**kwargs: Any) -> Callable[[F], F]:
                 f"@wf.options(...) decorates a step or workflow function, got "
                 f"{type(fn).__name__} {fn!r}"
             )
-        is_workflow = getattr(fn, "__doc__", None) == "use workflow"
-        kind, names = ("workflow", _WORKFLOW_NAMES) if is_workflow else ("step", _STEP_NAMES)
+        is_workflow = is_kind_workflow(fn)
+        kind, names = (
+            ("workflow", WORKFLOW_OPTION_NAMES) if is_workflow else ("step", STEP_OPTION_NAMES)
+        )
         for name in given:
             if name not in names:
                 other = "steps" if is_workflow else "workflows"

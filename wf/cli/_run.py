@@ -38,6 +38,7 @@ from wf.cli._common import (
 )
 from wf.cli._view import PlainLog, RunView, data_value, error_text
 from wf.runtime import _serde
+from wf.runtime._kinds import is_compiled_step, is_workflow
 from wf.runtime._limits import check_run_id
 from wf.runtime._redact import redact_request
 from wf.runtime._registry import workflow_id_of
@@ -143,16 +144,14 @@ def import_target(target: str) -> tuple[Any, str]:
 def _not_a_workflow(spec: str, obj: Any) -> str | None:
     """Why ``obj`` cannot be run, naming it as the user wrote it (its repr may be just
     ``5``); None when it is marked as a workflow."""
-    if callable(obj) and getattr(obj, "__doc__", None) == "use workflow":
+    if is_workflow(obj):
         return None
     hint = 'name an `async def` function whose first statement is "use workflow"'
     if inspect.isclass(obj):
         return f"{spec} is a class, not a workflow: {hint}"
     if not inspect.isfunction(obj):
         return f"{spec} is a value of type {type(obj).__name__}, not a workflow: {hint}"
-    code = obj.__code__
-    if "call_step" in code.co_names and "__wf__" in code.co_names:
-        # A compiled "use step" body is a single call into the runtime's step glue.
+    if is_compiled_step(obj):
         return (
             f"{spec} is a step, not a workflow: steps run inside a workflow; run one that calls it"
         )
@@ -166,9 +165,7 @@ def _missing_function(module: ModuleType, module_name: str, qualname: str) -> st
     found = sorted(
         name
         for name, value in vars(module).items()
-        if callable(value)
-        and getattr(value, "__doc__", None) == "use workflow"
-        and getattr(value, "__module__", None) == module_name
+        if is_workflow(value) and getattr(value, "__module__", None) == module_name
     )
     message = f"module {module_name!r} has no function {qualname!r}"
     if found:

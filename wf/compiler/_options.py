@@ -9,6 +9,7 @@ from typing import Any, Final
 import libcst as cst
 import libcst.matchers as m
 
+from wf._options import STEP_OPTION_NAMES, WORKFLOW_OPTION_NAMES, check_option
 from wf.compiler._manifest import Kind
 
 __all__ = ["OPTIONS_QUALIFIED_NAMES", "OptionProblem", "interval_problem", "read_options"]
@@ -16,11 +17,10 @@ __all__ = ["OPTIONS_QUALIFIED_NAMES", "OptionProblem", "interval_problem", "read
 # Where ``options`` may resolve to: the public name, and the module defining it.
 OPTIONS_QUALIFIED_NAMES = frozenset({"wf.options", "wf._options.options"})
 
-_STEP_OPTIONS: Final = ("max_attempts", "backoff", "initial_interval", "max_interval", "timeout")
-_WORKFLOW_OPTIONS: Final = ("version", "schema", "timeout")
-_ACCEPTED: dict[Kind, tuple[str, ...]] = {"step": _STEP_OPTIONS, "workflow": _WORKFLOW_OPTIONS}
-_BACKOFFS: Final = ("exponential", "fixed", "none")
-_DURATIONS: Final = frozenset({"initial_interval", "max_interval", "timeout"})
+_ACCEPTED: dict[Kind, tuple[str, ...]] = {
+    "step": STEP_OPTION_NAMES,
+    "workflow": WORKFLOW_OPTION_NAMES,
+}
 
 
 class _NotLiteral:
@@ -56,51 +56,25 @@ def _accepted(kind: Kind) -> str:
 
 def _seconds(value: Any) -> float | str:
     """``value`` as seconds, or why it is not a duration."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return f"expected a duration (seconds or a string like '30s'), got {value!r}"
-    if isinstance(value, str):
-        # Imported here: the runtime's parser is only needed when a string is used.
-        from wf.runtime._duration import parse_duration
-
-        try:
-            return parse_duration(value).total_seconds()
-        except ValueError as error:
-            return str(error)
-    return float(value)
+    try:
+        return float(check_option("initial_interval", value))
+    except (TypeError, ValueError) as error:
+        return str(error)
 
 
 def _value_problem(name: str, value: Any) -> str | None:
-    if name == "max_attempts":
-        if type(value) is not int or value < 1:
-            return f"max_attempts must be an int >= 1, got {value!r}"
-        return None
-    if name == "backoff":
-        if not isinstance(value, str) or value not in _BACKOFFS:
-            choices = ", ".join(repr(b) for b in _BACKOFFS)
-            return f"backoff must be one of {choices}, got {value!r}"
-        return None
-    if name == "schema":
-        if value is not None:  # a class is never a literal: a string, a number, a bool
-            return (
-                "schema must be a dataclass or a pydantic model class (the class itself,"
-                f" not a name or a value), got {value!r}"
-            )
-        return None
-    if name == "version":
-        if value is not None and (not isinstance(value, str) or not value):
-            return f"version must be a non-empty str, got {value!r}"
-        return None
-    if name in _DURATIONS:
-        if name == "timeout" and value is None:
-            return None
-        seconds = _seconds(value)
-        if isinstance(seconds, str):
-            return f"{name}: {seconds}"
-        # A zero timeout would fail every call before it starts: surely a mistake.
-        if seconds < 0 or (name == "timeout" and seconds == 0):
-            bound = "positive" if name == "timeout" else "zero or positive"
-            return f"{name} must be {bound}, got {value!r}"
-        return None
+    """Why a literal ``value`` is wrong for option ``name`` (the runtime's own check, so
+    the compiler and ``@wf.options`` accept exactly the same values), or None."""
+    if name == "schema" and value is not None:
+        # A class is never a literal: a string, a number or a bool is a mistake.
+        return (
+            "schema must be a dataclass or a pydantic model class (the class itself,"
+            f" not a name or a value), got {value!r}"
+        )
+    try:
+        check_option(name, value)
+    except (TypeError, ValueError) as error:
+        return str(error).removeprefix("wf.options(): ")
     return None
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from wf._errors import WorkflowError
 from wf._options import StepOptions, step_options
+from wf.runtime._kinds import is_workflow
 
 __all__ = ["StepSpec", "resolve", "resolve_step", "workflow_id_of"]
 
@@ -101,7 +102,7 @@ def resolve_step(step_id: str) -> StepSpec:
 def workflow_id_of(fn: Any) -> str:
     """The id of a compiled workflow function, or a clear error saying why it is not one."""
     name = getattr(fn, "__qualname__", repr(fn))
-    if not callable(fn) or getattr(fn, "__doc__", None) != "use workflow":
+    if not is_workflow(fn):
         raise WorkflowError(
             f'{name} is not a workflow: mark it with "use workflow" as the first statement'
             " of an `async def` body"
