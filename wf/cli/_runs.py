@@ -4,7 +4,6 @@ print (or wait for) a run's result."""
 from __future__ import annotations
 
 import asyncio
-import enum
 import json
 import shlex
 import sys
@@ -45,7 +44,7 @@ from wf.cli._view import (
     summarize,
     value_text,
 )
-from wf.runtime._events import Event
+from wf.runtime._events import Event, RunStatus
 from wf.runtime._store import FINISHED, RunRecord
 from wf.runtime._views import events_json, run_json
 
@@ -68,14 +67,8 @@ runs_app = typer.Typer(
 app.add_typer(runs_app, name="runs")
 
 
-class Status(enum.StrEnum):
-    pending = "pending"
-    running = "running"
-    sleeping = "sleeping"
-    waiting = "waiting"
-    completed = "completed"
-    failed = "failed"
-    cancelled = "cancelled"
+#: The statuses ``--status`` accepts: the runtime's own enum.
+Status = RunStatus
 
 
 _STATUS_STYLES = {

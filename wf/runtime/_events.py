@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Final
 
@@ -28,6 +29,7 @@ __all__ = [
     "TIMER_FIRED",
     "TIMER_SCHEDULED",
     "Event",
+    "RunStatus",
 ]
 
 RUN_STARTED: Final = "run_started"
@@ -68,6 +70,22 @@ DELIVERIES: Final = frozenset(
     }
 )
 TERMINAL: Final = frozenset({RUN_COMPLETED, RUN_FAILED, RUN_CANCELLED})
+
+
+class RunStatus(enum.StrEnum):
+    """What a run is doing. Stored as its value; a ``str``, so it compares with text."""
+
+    PENDING = "pending"  # due (or due at wake_at), waiting for a worker
+    RUNNING = "running"  # a live worker holds its lease
+    SLEEPING = "sleeping"  # written back until a timer or a retry is due
+    WAITING = "waiting"  # listening for a hook, a message or another run's end
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def ended(self) -> bool:
+        return self in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
 
 
 @dataclass(slots=True)

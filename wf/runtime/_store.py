@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from wf._errors import StoreError
-from wf.runtime._events import Event
+from wf.runtime._events import Event, RunStatus
 
 __all__ = [
     "ACTIVE",
@@ -32,8 +32,8 @@ __all__ = [
 ]
 
 #: Statuses of a run that still has work to do, and of one that ended.
-ACTIVE = ("pending", "running", "sleeping", "waiting")
-FINISHED = ("completed", "failed", "cancelled")
+ACTIVE: tuple[str, ...] = tuple(s.value for s in RunStatus if not s.ended)
+FINISHED: tuple[str, ...] = tuple(s.value for s in RunStatus if s.ended)
 
 
 @dataclass(slots=True)
