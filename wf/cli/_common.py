@@ -22,7 +22,7 @@ from wf._errors import StoreError
 from wf.cli import _app
 from wf.runtime._engine import DEFAULT_URL
 from wf.runtime._limits import NestingError, load_json, local_datetime
-from wf.runtime._sqlite import read_only_problem, sqlite_problem
+from wf.runtime._sqlite import read_only_problem, sqlite_file, sqlite_problem
 
 __all__ = [
     "EXIT_FAILED",
@@ -283,12 +283,8 @@ def database_missing(url: str) -> str | None:
     Read-only commands check this so that looking at runs from the wrong
     directory reports "no database" instead of silently creating an empty one.
     """
-    if not url.startswith("sqlite:///"):
-        return None
-    path = url[len("sqlite:///") :]
-    if not path or path == ":memory:" or os.path.exists(path):
-        return None
-    return path
+    path = sqlite_file(url)
+    return None if path is None or os.path.exists(path) else path
 
 
 def format_time(timestamp: float | None) -> str:

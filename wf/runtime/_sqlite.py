@@ -39,7 +39,14 @@ from wf.runtime._store import (
     local_owner_gone,
 )
 
-__all__ = ["SCHEMA_VERSION", "SQLiteStore", "read_only_problem", "sqlite_path", "sqlite_problem"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "SQLiteStore",
+    "read_only_problem",
+    "sqlite_file",
+    "sqlite_path",
+    "sqlite_problem",
+]
 
 SCHEMA_VERSION = 4
 
@@ -185,10 +192,8 @@ def read_only_problem(url: str) -> str | None:
     (also for a file not created yet, or another kind of URL). Asked before a worker
     opens a database: its writes happen in the background, where a refusal would only
     be logged, again and again."""
-    if not url.startswith("sqlite:///"):
-        return None
-    path = url[len("sqlite:///") :]
-    if not path or path == ":memory:" or not os.path.isfile(path):
+    path = sqlite_file(url)
+    if path is None or not os.path.isfile(path):
         return None
     directory = os.path.dirname(os.path.abspath(path))
     if os.access(path, os.W_OK) and os.access(directory, os.W_OK | os.X_OK):
@@ -224,6 +229,15 @@ def _directory_problem(path: str, directory: str, exc: OSError) -> str:
             " with --db / WF_DATABASE_URL)"
         )
     return f"{what}: {exc.strerror or exc}"
+
+
+def sqlite_file(url: str) -> str | None:
+    """The database file a ``sqlite:///`` URL names; None for another kind of URL, for
+    one naming no file, or for ``:memory:``."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url[len("sqlite:///") :]
+    return path if path and path != ":memory:" else None
 
 
 def sqlite_path(url: str) -> str:
