@@ -1,4 +1,4 @@
-"""Run wf's benchmarks: ``python -m bench [NAME...] [--quick]``.
+"""Run wf's benchmarks: ``python -m bench [NAME...] [--quick] [--peer dbos]``.
 
 NAME is a group (``sequential``, ``gather``...) or a figure name
 (``gather_1000_s``...); no NAME runs everything. Each figure is printed as one
@@ -8,6 +8,10 @@ JSON line on stdout and all of them are written to ``bench/results/latest.json``
 Every group runs in a fresh child process (``--child GROUP``) with its own
 temporary SQLite file. The raw SQLite reference is measured first, in the same
 invocation, and handed to the other groups for their ratios.
+
+``--peer dbos`` also runs the same workloads with DBOS 3.4 on SQLite (``bench/_dbos.py``),
+each DBOS group in its own child process right after the wf group it is compared with, and
+prints both figures and their ratio. Without NAME it runs only the compared groups.
 """
 
 from __future__ import annotations
@@ -32,7 +36,10 @@ def _progress(message: str) -> None:
 
 
 def _run_child(group: str, quick: bool, context: dict[str, Any]) -> int:
-    from bench._cases import GROUPS
+    if group.startswith("dbos_"):
+        from bench._dbos import GROUPS  # a DBOS group does not import wf, nor a wf group DBOS
+    else:
+        from bench._cases import GROUPS
 
     figures = asyncio.run(GROUPS[group](quick, context))
     for fig in figures:
@@ -82,12 +89,19 @@ def _summary(figures: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from bench._cases import FIGURES, GROUPS
+    from bench._peer import DEFAULT_GROUPS, PEER_GROUPS, compare, missing, table
 
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "names", nargs="*", metavar="NAME", help=f"groups: {', '.join(GROUPS)}; or figure names"
     )
     parser.add_argument("--quick", action="store_true", help="smaller sizes (under a minute)")
+    parser.add_argument(
+        "--peer",
+        choices=sorted(PEER_GROUPS),
+        help="also run the compared workloads with this peer (DBOS 3.4 on SQLite), side by"
+        " side; needs the optional extra: pip install -e '.[bench]'",
+    )
     parser.add_argument(
         "--timeout", type=float, default=None, help="seconds per group (default 150, quick 60)"
     )
@@ -107,6 +121,13 @@ def main(argv: list[str] | None = None) -> int:
                 f" figures: {', '.join(FIGURES)}"
             )
         selected.append(group)
+    if args.peer:
+        reason = missing(args.peer)
+        if reason is not None:
+            print(reason, file=sys.stderr)
+            return 2
+        if not selected:
+            selected = DEFAULT_GROUPS
     groups = [g for g in GROUPS if not selected or g in selected]
     if REFERENCE_GROUP in groups:
         groups.remove(REFERENCE_GROUP)
@@ -116,13 +137,18 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     context: dict[str, Any] = {}
     figures: list[dict[str, Any]] = []
-    for group in groups:
+    peers = PEER_GROUPS[args.peer] if args.peer else {}
+    for group in [g for wf_group in groups for g in (wf_group, *peers.get(wf_group, []))]:
         _progress(f"running {group}{' (quick)' if args.quick else ''}...")
         for fig in _spawn(group, args.quick, context, timeout):
             figures.append(fig)
             print(json.dumps(fig, ensure_ascii=False), flush=True)
             if group == REFERENCE_GROUP and fig.get("value") is not None:
                 context[fig["bench"]] = fig["value"]
+    comparisons = compare(figures) if args.peer else []
+    for fig in comparisons:
+        figures.append(fig)
+        print(json.dumps(fig, ensure_ascii=False), flush=True)
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("".join(json.dumps(f, ensure_ascii=False) + "\n" for f in figures))
@@ -130,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         f"done in {time.perf_counter() - started:.1f} s; results in {RESULTS.relative_to(ROOT)}"
     )
     print(_summary(figures), file=sys.stderr)
+    if comparisons:
+        print(table(comparisons), file=sys.stderr)
     return 1 if any(f.get("error") for f in figures) else 0
 
 

@@ -25,56 +25,34 @@ import wf
 wf.install_import_hook()
 
 import bench.flows as flows  # noqa: E402
+from bench._figure import _sig, figure  # noqa: E402
 from wf.runtime._context import RunContext  # noqa: E402
 from wf.runtime._events import RUN_COMPLETED, TIMER_FIRED, TIMER_SCHEDULED, Event  # noqa: E402
 from wf.runtime._serde import loads  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Reference figures of the design's performance budgets, DBOS 3.4 on SQLite, same machine.
-DBOS_STEP_US = 5700.0
-DBOS_THREE_STEP_RUNS_PER_S = 40.0
-DBOS_GATHER_1000_S = 8.0
+# The design's reference figures, measured on another machine. The DBOS ones are quoted,
+# not measured here: `python -m bench --peer dbos` runs DBOS side by side (bench/_dbos.py);
+# wf's figures carry them only as context, labelled so, with no ratio computed from them.
+DBOS_QUOTED_STEP_US = 5700.0
+DBOS_QUOTED_THREE_STEP_RUNS_PER_S = 40.0
+DBOS_QUOTED_GATHER_1000_S = 8.0
 DESIGN_RAW_COMMIT_US = 70.0
 DESIGN_RAW_BATCHED_ROWS_PER_S = 140_000.0
-AIM = 40.0  # "We aim at >= 40x" DBOS
 
 
 def progress(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
-def _sig(x: float) -> float:
-    """Four significant digits: enough for a benchmark, short in JSON."""
-    return float(f"{x:.4g}")
-
-
-def figure(
-    bench: str,
-    value: float,
-    unit: str,
-    budget: str,
-    *,
-    ok: bool | None = None,
-    ratio: float | None = None,
-    reference: dict[str, Any] | None = None,
-    **detail: Any,
-) -> dict[str, Any]:
+def dbos_quoted(dbos: float) -> dict[str, Any]:
+    """The design's DBOS figure, as context only: measured elsewhere, so no ratio."""
     return {
-        "bench": bench,
-        "value": _sig(value),
-        "unit": unit,
-        "budget": budget,
-        "reference": reference or {},
-        "ratio": None if ratio is None else _sig(ratio),
-        "ok": ok,
-        "detail": {k: (_sig(v) if isinstance(v, float) else v) for k, v in detail.items()},
+        "dbos_3.4_sqlite_quoted": dbos,
+        "dbos_quoted_is": "the design's figure, measured on another machine; not compared:"
+        " python -m bench --peer dbos measures DBOS here",
     }
-
-
-def dbos_reference(dbos: float, ours: float, *, higher_is_better: bool) -> dict[str, Any]:
-    speedup = ours / dbos if higher_is_better else dbos / ours
-    return {"dbos_3.4_sqlite": dbos, "speedup_vs_dbos": _sig(speedup), "aim_speedup": AIM}
 
 
 def rss_mb(field: str = "VmRSS") -> float:
@@ -266,7 +244,7 @@ async def bench_sequential(quick: bool, ctx: dict[str, Any]) -> list[dict[str, A
             ratio=ratio,
             reference={
                 "raw_sqlite_commit_us": raw,
-                **dbos_reference(DBOS_STEP_US, us, higher_is_better=False),
+                **dbos_quoted(DBOS_QUOTED_STEP_US),
             },
             steps=n,
             samples_us=[_sig(s) for s in samples],
@@ -300,7 +278,7 @@ async def bench_sequential_full(quick: bool, ctx: dict[str, Any]) -> list[dict[s
             reference={
                 "raw_sqlite_commit_full_us": _sig(raw_full),
                 "raw_sqlite_commit_us": raw,
-                **dbos_reference(DBOS_STEP_US, us, higher_is_better=False),
+                **dbos_quoted(DBOS_QUOTED_STEP_US),
             },
             ratio_is="value / raw FULL commit latency measured just before and after",
             steps=n,
@@ -372,7 +350,7 @@ async def bench_concurrent(quick: bool, ctx: dict[str, Any]) -> list[dict[str, A
 
 
 async def bench_three_steps(quick: bool, ctx: dict[str, Any]) -> list[dict[str, Any]]:
-    n = 100 if quick else 300
+    n = 100 if quick else 500
     scratch = Scratch()
     try:
         async with wf.Engine(scratch.url()) as engine:
@@ -394,11 +372,9 @@ async def bench_three_steps(quick: bool, ctx: dict[str, Any]) -> list[dict[str, 
             "three_step_runs_per_s",
             serial,
             "runs/s",
-            "reference: DBOS 3.4 on SQLite about 40 runs/s of 3 steps; we aim at ≥ 40×",
-            ok=serial >= AIM * DBOS_THREE_STEP_RUNS_PER_S,
-            ratio=serial / DBOS_THREE_STEP_RUNS_PER_S,
-            reference=dbos_reference(DBOS_THREE_STEP_RUNS_PER_S, serial, higher_is_better=True),
-            ratio_is="value / DBOS figure",
+            "≥ 40× DBOS 3.4 on SQLite (the aim): checked by python -m bench --peer dbos",
+            reference=dbos_quoted(DBOS_QUOTED_THREE_STEP_RUNS_PER_S),
+            steps_per_s=3 * serial,
             mode="one run at a time: start, then await its result",
             runs=n,
             concurrent_runs_per_s=concurrent,
@@ -432,7 +408,7 @@ async def bench_gather(quick: bool, ctx: dict[str, Any]) -> list[dict[str, Any]]
             "≤ 0.2 s",
             ok=s <= 0.2,
             ratio=s / 0.2,
-            reference=dbos_reference(DBOS_GATHER_1000_S, s, higher_is_better=False),
+            reference=dbos_quoted(DBOS_QUOTED_GATHER_1000_S),
             ratio_is="value / budget",
             samples_s=[_sig(x) for x in samples],
         )

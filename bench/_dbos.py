@@ -1,0 +1,276 @@
+"""The DBOS side of ``python -m bench --peer dbos``: wf's workloads run with DBOS on SQLite.
+
+Imported only in the child processes of the DBOS groups (``--child dbos_sequential``...),
+never by wf's own groups, so wf's figures are measured without DBOS loaded. Needs the
+optional extra ``bench`` (``pip install -e '.[bench]'``: ``dbos==3.4.0``).
+
+The workloads are the ones of ``bench/flows.py``, written with DBOS's decorators: an
+``async def`` workflow (``@DBOS.workflow()``) calling trivial ``async def`` steps
+(``@DBOS.step()``), started with ``DBOS.start_workflow_async`` and awaited with
+``handle.get_result()``, as wf's are with ``engine.start`` and ``run.result()``. The
+sequential and three-step figures also measure DBOS's synchronous API (``def`` workflow
+and steps, ``DBOS.start_workflow(...).get_result()``, in a thread) as a detail.
+
+Two SQLite configurations, each group in its own process:
+
+* ``default``: DBOS as configured by ``system_database_url="sqlite:///FILE"`` alone (its
+  rollback journal, ``synchronous=FULL``: an fsync per commit);
+* ``wal``: the same with every connection set to ``journal_mode=WAL`` and
+  ``synchronous=NORMAL`` (wf's default settings), through an SQLAlchemy ``connect`` event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from functools import partial
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from dbos import DBOS
+
+from bench._figure import figure
+
+# ---------------------------------------------------------------------------
+# The workloads (bench/flows.py's seq, three_steps and gather) in DBOS's API.
+
+
+@DBOS.step()
+async def noop(i: int) -> int:
+    return i
+
+
+@DBOS.workflow()
+async def seq(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += await noop(i)
+    return total
+
+
+@DBOS.workflow()
+async def three_steps() -> int:
+    a = await noop(1)
+    b = await noop(2)
+    c = await noop(3)
+    return a + b + c
+
+
+@DBOS.workflow()
+async def gather(n: int) -> int:
+    results = await asyncio.gather(*(noop(i) for i in range(n)))
+    return sum(results)
+
+
+@DBOS.step()
+def noop_sync(i: int) -> int:
+    return i
+
+
+@DBOS.workflow()
+def seq_sync(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += noop_sync(i)
+    return total
+
+
+@DBOS.workflow()
+def three_steps_sync() -> int:
+    a = noop_sync(1)
+    b = noop_sync(2)
+    c = noop_sync(3)
+    return a + b + c
+
+
+# ---------------------------------------------------------------------------
+
+
+def _wal_normal(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.execute("PRAGMA journal_mode=WAL")
+    dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+
+
+class Dbos:
+    """DBOS launched on a SQLite file in a temporary directory (no server, no config file)."""
+
+    def __init__(self, sqlite: str) -> None:
+        self.sqlite = sqlite
+        self._dir = tempfile.TemporaryDirectory(prefix="wf-bench-dbos-")
+        self.url = f"sqlite:///{Path(self._dir.name) / 'dbos.sqlite'}"
+
+    def __enter__(self) -> Dbos:
+        if self.sqlite == "wal":
+            sa.event.listen(sa.engine.Engine, "connect", _wal_normal)
+        DBOS(
+            config={
+                "name": "wf-bench",
+                "system_database_url": self.url,
+                "log_level": "WARNING",
+            }
+        )
+        DBOS.launch()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        DBOS.destroy()
+        self._dir.cleanup()
+
+    def settings(self) -> dict[str, Any]:
+        """What the system database really runs with, read from one of DBOS's connections."""
+        from dbos._dbos import _get_dbos_instance
+
+        engine = _get_dbos_instance()._sys_db.engine
+        with engine.connect() as conn:
+            journal = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+            sync = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+        return {
+            "dbos": version("dbos"),
+            "sqlite_config": self.sqlite,
+            "journal_mode": journal,
+            "synchronous": {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(sync, sync),
+            "system_database_url": "sqlite:///<tmp>/dbos.sqlite",
+        }
+
+
+async def run_one(fn: Callable[..., Awaitable[Any]], *args: Any) -> tuple[float, Any]:
+    """Start one workflow, wait for its result; wall seconds and result."""
+    t0 = time.perf_counter()
+    handle = await DBOS.start_workflow_async(fn, *args)
+    result = await handle.get_result()
+    return time.perf_counter() - t0, result
+
+
+def run_one_sync(fn: Callable[..., Any], *args: Any) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    result = DBOS.start_workflow(fn, *args).get_result()
+    return time.perf_counter() - t0, result
+
+
+def _prefix(sqlite: str) -> str:
+    return "dbos" if sqlite == "default" else f"dbos_{sqlite}"
+
+
+def _label(sqlite: str) -> str:
+    return {
+        "default": "DBOS 3.4 on SQLite as configured by system_database_url alone",
+        "wal": "DBOS 3.4 on SQLite with journal_mode=WAL, synchronous=NORMAL (wf's settings)",
+    }[sqlite]
+
+
+async def bench_sequential(sqlite: str, quick: bool, ctx: dict[str, Any]) -> list[dict[str, Any]]:
+    n = 2000
+    with Dbos(sqlite) as dbos:
+        await run_one(seq, 200)  # warm-up
+        samples = []
+        for _ in range(1 if quick else 3):
+            elapsed, result = await run_one(seq, n)
+            assert result == n * (n - 1) // 2, result
+            samples.append(elapsed / n * 1e6)
+
+        def sync_api() -> float:
+            run_one_sync(seq_sync, 200)  # warm-up
+            elapsed, result = run_one_sync(seq_sync, n)
+            assert result == n * (n - 1) // 2, result
+            return elapsed / n * 1e6
+
+        sync_us = await asyncio.to_thread(sync_api)
+        settings = dbos.settings()
+    us = statistics.median(samples)
+    return [
+        figure(
+            f"{_prefix(sqlite)}_sequential_step_us",
+            us,
+            "us/step",
+            f"peer: {_label(sqlite)}",
+            steps=n,
+            samples_us=[float(f"{s:.4g}") for s in samples],
+            measured="async workflow seq(2000) of 2,000 trivial async steps, after a seq(200)"
+            " warm-up; DBOS.start_workflow_async to handle.get_result(); µs/step, median",
+            sync_api_step_us=sync_us,
+            sync_api="def workflow of 2,000 def steps, DBOS.start_workflow(...).get_result(), once",
+            **settings,
+        )
+    ]
+
+
+async def bench_three_steps(sqlite: str, quick: bool, ctx: dict[str, Any]) -> list[dict[str, Any]]:
+    n = 100 if quick else 500
+    with Dbos(sqlite) as dbos:
+        for _ in range(20):
+            await run_one(three_steps)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            _, result = await run_one(three_steps)
+            assert result == 6
+        serial = n / (time.perf_counter() - t0)
+
+        def sync_api() -> float:
+            for _ in range(20):
+                run_one_sync(three_steps_sync)
+            t0 = time.perf_counter()
+            for _ in range(n):
+                _, result = run_one_sync(three_steps_sync)
+                assert result == 6
+            return n / (time.perf_counter() - t0)
+
+        sync_runs = await asyncio.to_thread(sync_api)
+        settings = dbos.settings()
+    return [
+        figure(
+            f"{_prefix(sqlite)}_three_step_runs_per_s",
+            serial,
+            "runs/s",
+            f"peer: {_label(sqlite)}",
+            runs=n,
+            steps_per_s=3 * serial,
+            measured=f"{n} runs of async workflow three_steps() (3 trivial async steps), one at"
+            " a time: DBOS.start_workflow_async, then await handle.get_result(); after 20"
+            " warm-up runs",
+            sync_api_runs_per_s=sync_runs,
+            sync_api="def workflow of 3 def steps, DBOS.start_workflow(...).get_result()",
+            **settings,
+        )
+    ]
+
+
+async def bench_gather(sqlite: str, quick: bool, ctx: dict[str, Any]) -> list[dict[str, Any]]:
+    n = 1000
+    with Dbos(sqlite) as dbos:
+        await run_one(gather, 100)  # warm-up
+        samples = []
+        for _ in range(1 if quick else 3):
+            elapsed, result = await run_one(gather, n)
+            assert result == n * (n - 1) // 2
+            samples.append(elapsed)
+        settings = dbos.settings()
+    s = statistics.median(samples)
+    return [
+        figure(
+            f"{_prefix(sqlite)}_gather_1000_s",
+            s,
+            "s",
+            f"peer: {_label(sqlite)}",
+            samples_s=[float(f"{x:.4g}") for x in samples],
+            measured="async workflow gather(1000): asyncio.gather of 1,000 trivial async steps;"
+            " DBOS.start_workflow_async to handle.get_result(); seconds, median, after a"
+            " gather(100) warm-up",
+            **settings,
+        )
+    ]
+
+
+GROUPS: dict[str, Callable[[bool, dict[str, Any]], Awaitable[list[dict[str, Any]]]]] = {
+    f"{_prefix(sqlite)}_{name}": partial(fn, sqlite)
+    for sqlite in ("default", "wal")
+    for name, fn in (
+        ("sequential", bench_sequential),
+        ("three_steps", bench_three_steps),
+        ("gather", bench_gather),
+    )
+}
