@@ -28,6 +28,7 @@ from wf._errors import (
     WorkflowError,
 )
 from wf._options import options
+from wf.runtime import _registry
 from wf.runtime._api import Engine, Run, get_run, resume_hook, send, start
 from wf.runtime._duration import parse_duration
 from wf.runtime._hooks import Hook, create_hook, receive
@@ -84,6 +85,11 @@ def install_import_hook(*, cache: bool = True) -> None:
     from wf.compiler import install_import_hook as install
 
     install(cache=cache)
+
+
+# The registry imports the module of a run a worker claims through the compiler's
+# import hook; the runtime never imports the compiler itself, this package joins them.
+_registry.set_before_import(install_import_hook)
 
 
 __all__ = [

@@ -11,10 +11,13 @@ import pytest
 import wf
 from flows import replay as replay_flows
 from flows.seeding import seed_run
+from wf._names import type_name
+from wf.cli._view import RunView, summarize
 from wf.runtime import _serde
 from wf.runtime._context import RunContext
 from wf.runtime._events import RUN_COMPLETED, RUN_FAILED, STEP_COMPLETED, Event
 from wf.runtime._registry import resolve
+from wf.runtime._views import events_json
 
 FIXTURES = Path(__file__).parent / "replay_fixtures"
 
@@ -187,3 +190,100 @@ def test_nondeterminism_names_the_users_line_when_a_helper_issued_the_step() -> 
         if "wf.map(items, reserve" in text
     )
     assert f"replay.py:{line}" in message, message
+
+
+# -- logs recorded before wf's own names were stable ---------------------------------
+# legacy_completed.json and legacy_failed.json were recorded (flows.legacy) by the wf
+# that wrote private module paths: built-in steps as wf.runtime._builtin:send, errors as
+# wf._errors:RunIdConflictError, wf.Request as wf.runtime._webhooks:Request. They are
+# kept as recorded and never regenerated: today's wf writes wf:send, wf:... instead.
+
+
+def test_the_legacy_fixtures_hold_the_old_private_names() -> None:
+    for name in ("legacy_completed", "legacy_failed"):
+        text = (FIXTURES / f"{name}.json").read_text()
+        for old in ("wf.runtime._builtin:run_status", "wf.runtime._builtin:send", "wf._errors:"):
+            assert old in text, (name, old)
+    text = (FIXTURES / "legacy_completed.json").read_text()
+    for old in (
+        "wf.runtime._builtin:cancel_run",
+        "wf._errors:_rebuild_retryable",
+        "wf.runtime._webhooks:Request",
+    ):
+        assert old in text
+
+
+def test_a_log_with_the_old_names_replays_to_its_recorded_result() -> None:
+    fixture = load("legacy_completed")
+    events = [e for e in fixture["events"] if e.kind != RUN_COMPLETED]
+    ctx = replay(fixture, events)
+    assert ctx.failure is None
+    assert ctx.finished is not None and ctx.finished[0] == RUN_COMPLETED
+    result = _serde.loads(ctx.finished[1] or "null")
+    assert result == fixture["expect"]["result"]
+    assert result["child"] == "wf.RunIdConflictError"
+    assert ctx.take() == ([], [])
+
+
+def test_a_failed_log_with_the_old_names_shows_the_same_error_types() -> None:
+    fixture = load("legacy_failed")
+    recorded = _serde.loads(fixture["events"][-1].data)
+    assert recorded["type"] == "wf._errors:RunFailedError"
+    assert type_name(recorded["type"]) == fixture["expect"]["error_type"] == "wf.RunFailedError"
+    ctx = replay(fixture, fixture["events"][:-1])
+    assert ctx.failure is None
+    assert ctx.finished is not None and ctx.finished[0] == RUN_FAILED
+    error = _serde.loads(ctx.finished[1] or "null")
+    assert error["type"] == "wf:RunFailedError"  # what a run failing today writes
+    assert type_name(error["type"]) == fixture["expect"]["error_type"]
+    assert error["message"] == fixture["expect"]["error_message"]
+
+
+async def test_a_worker_finishes_a_log_with_the_old_names(db_url: str) -> None:
+    fixture = load("legacy_completed")
+    # Cut before the last built-in step's outcome: only that step runs again, under
+    # its stable name; what was recorded stays as it is.
+    events = fixture["events"][:-2]
+    assert events[-1].name == "wf.runtime._builtin:run_status"
+    async with wf.Engine(db_url, worker=False) as client:
+        run_id = await seed_fixture(client, fixture, events)
+    async with wf.Engine(db_url, poll_interval=0.02) as worker:
+        run = worker.get_run(run_id)
+        assert await run.result(timeout=10) == fixture["expect"]["result"]
+        log = [e async for e in run.events()]
+    assert [(e.seq, e.kind, e.cid, e.name, e.data) for e in log[: len(events)]] == [
+        (e.seq, e.kind, e.cid, e.name, e.data) for e in events
+    ]
+    assert [(e.kind, e.name) for e in log[len(events) :]] == [
+        ("step_failed", "wf:run_status"),
+        ("run_completed", None),
+    ]
+
+
+async def test_a_run_failing_on_a_log_with_the_old_names_reports_the_same_error(
+    db_url: str,
+) -> None:
+    fixture = load("legacy_failed")
+    async with wf.Engine(db_url, worker=False) as client:
+        run_id = await seed_fixture(client, fixture, fixture["events"][:-1])
+    async with wf.Engine(db_url, poll_interval=0.02) as worker:
+        run = worker.get_run(run_id)
+        with pytest.raises(wf.RunFailedError) as info:
+            await run.result(timeout=10)
+    assert info.value.error_type == fixture["expect"]["error_type"]
+    assert info.value.error_message == fixture["expect"]["error_message"]
+
+
+def test_the_views_show_a_log_with_the_old_names_as_today() -> None:
+    fixture = load("legacy_completed")
+    events = fixture["events"]
+    view = RunView(fixture["run_id"], fixture["workflow"])
+    lines = [line for event in events for line in view.apply(event)]
+    assert "  step wf:send #1: scheduled" in lines
+    assert "  step wf:cancel_run #6: scheduled" in lines
+    failed = next(e for e in events if e.kind == "step_failed" and e.cid == 1)
+    assert summarize(failed).startswith("attempt 1: wf.FatalError: RunNotFoundError")
+    request = next(e for e in events if e.kind == STEP_COMPLETED and e.cid == 4)
+    shown = events_json([request])[0]["data"]
+    assert shown["headers"]["authorization"] == "[redacted]"
+    assert shown["method"] == "POST"

@@ -13,7 +13,7 @@ import pytest
 import wf
 from flows import signals
 
-BUILTIN = "wf.runtime._builtin"
+BUILTIN = "wf"  # built-in steps have stable ids wf:send, wf:resume_hook, ...
 
 
 @pytest.fixture(autouse=True)

@@ -35,9 +35,9 @@ async def test_a_workflow_waits_for_another_run_and_records_what_it_saw(db_url: 
     # Each look at its status is one recorded step; the wait is one recorded operation
     # whose end was delivered to it (nothing polled).
     assert [e.name for e in log if e.kind == STEP_COMPLETED] == [
-        "wf.runtime._builtin:run_status",
+        "wf:run_status",
         "flows.children:record",
-        "wf.runtime._builtin:run_status",
+        "wf:run_status",
     ]
     assert [(e.kind, e.name) for e in log if e.kind in ("run_watched", "child_finished")] == [
         ("run_watched", other.id),

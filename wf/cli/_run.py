@@ -21,6 +21,7 @@ from rich.live import Live
 
 import wf
 from wf._errors import CompileError, StoreError, WorkflowError
+from wf._names import lookup, split
 from wf.cli._app import app
 from wf.cli._common import (
     EXIT_FAILED,
@@ -51,10 +52,13 @@ _WF_DIR = os.path.dirname(os.path.dirname(os.path.abspath(wf.__file__)))
 
 
 def _split_target(target: str) -> tuple[str, str]:
-    module, sep, qualname = target.partition(":")
     if target.startswith("-"):
         raise CliError(f"no such option: {target}")
-    if not sep or not module.strip() or not qualname.strip():
+    try:
+        module, qualname = split(target)
+    except ValueError:
+        module = qualname = ""
+    if not module.strip() or not qualname.strip():
         raise CliError(
             f"expected MODULE:FUNCTION (e.g. orders.flows:process_order), not {target!r}"
         )
@@ -126,12 +130,10 @@ def import_target(target: str) -> tuple[Any, str]:
         raise _import_failure(module_name, exc) from None
     except Exception as exc:
         raise _import_failure(module_name, exc) from None
-    obj: Any = module
-    for part in qualname.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise CliError(_missing_function(module, module_name, qualname)) from None
+    try:
+        obj = lookup(module, qualname)
+    except AttributeError:
+        raise CliError(_missing_function(module, module_name, qualname)) from None
     not_a_workflow = _not_a_workflow(f"{module_name}:{qualname}", obj)
     if not_a_workflow is not None:
         raise CliError(not_a_workflow)

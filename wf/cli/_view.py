@@ -16,8 +16,8 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
+from wf._names import canonical, type_name
 from wf.cli._common import format_time
-from wf.runtime._context import type_name
 from wf.runtime._events import (
     CANCEL_REQUESTED,
     HOOK_CREATED,
@@ -36,9 +36,8 @@ from wf.runtime._events import (
     TIMER_SCHEDULED,
     Event,
 )
+from wf.runtime._redact import is_request_type
 from wf.runtime._views import data_value, plain
-
-_REQUEST_TYPE = "wf.runtime._webhooks:Request"  # how the log tags a webhook request
 
 __all__ = [
     "ERROR_WIDTH",
@@ -134,7 +133,7 @@ def _webhook_request(data: str | None) -> str | None:
         value = json.loads(data or "null")
     except ValueError:
         return None
-    if not isinstance(value, dict) or value.get("t") != _REQUEST_TYPE:
+    if not isinstance(value, dict) or not is_request_type(value.get("t")):
         return None
     fields = value.get("v")
     if not isinstance(fields, dict):
@@ -229,8 +228,9 @@ class RunView:
 
     def _label(self, name: str | None) -> str:
         # Steps of the workflow's own module are shown by function name only.
-        module, sep, qualname = (name or "?").partition(":")
-        return qualname if sep and module == self._module else (name or "?")
+        shown = canonical(name or "?")  # a built-in step of an old log: wf:send
+        module, sep, qualname = shown.partition(":")
+        return qualname if sep and module == self._module else shown
 
     def set_status(self, status: str) -> list[str]:
         if status == self.status or self.finished:

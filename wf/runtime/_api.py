@@ -22,9 +22,9 @@ from wf._errors import (
     RunNotFoundError,
     WorkflowError,
 )
+from wf._names import type_name
 from wf._options import workflow_options
 from wf.runtime import _builtin, _serde
-from wf.runtime._context import type_name
 from wf.runtime._engine import EngineCore, current_engine_var
 from wf.runtime._events import Event
 from wf.runtime._limits import check_moment, check_run_id

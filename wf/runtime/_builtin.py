@@ -35,10 +35,11 @@ __all__ = [
     "send",
 ]
 
-SEND = "wf.runtime._builtin:send"
-RESUME_HOOK = "wf.runtime._builtin:resume_hook"
-CANCEL_RUN = "wf.runtime._builtin:cancel_run"
-RUN_STATUS = "wf.runtime._builtin:run_status"
+# Their step ids: stable names, found through wf._names (never this module's path).
+SEND = "wf:send"
+RESUME_HOOK = "wf:resume_hook"
+CANCEL_RUN = "wf:cancel_run"
+RUN_STATUS = "wf:run_status"
 
 #: Errors a built-in step does not retry: the same call would be refused again.
 _REFUSALS = (WorkflowError, ValueError, TypeError, LookupError)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wf._errors import NondeterminismError, SerializationError, StepFailedError
+from wf._names import canonical, type_name
 from wf.runtime import _serde
 from wf.runtime._events import (
     CANCEL_REQUESTED,
@@ -257,7 +258,9 @@ class RunContext:
     def _claim(self, kind: str, name: str) -> int:
         cid = self.next_cid
         recorded = self._recorded.get(cid)
-        if recorded is not None and (recorded.kind != kind or recorded.name != name):
+        if recorded is not None and (
+            recorded.kind != kind or not _same_name(kind, recorded.name, name)
+        ):
             self._nondeterminism(
                 f"operation #{cid}: the log recorded {_describe(recorded.kind, recorded.name)}"
                 f" (event {recorded.seq}) but the code now issues {_describe(kind, name)}"
@@ -526,16 +529,12 @@ def _is_internal(filename: str) -> bool:
     return filename.startswith((_WF_DIR, _ASYNCIO_DIR)) or "<frozen" in filename
 
 
-def type_name(path: str) -> str:
-    """Display form of a type path: `builtins:KeyError` -> `KeyError`, `a.b:C` -> `a.b.C`."""
-    module, _, qualname = path.partition(":")
-    if not qualname:
-        return path
-    if module == "builtins":
-        return qualname
-    if module == "wf._errors":
-        return f"wf.{qualname}"  # how users import them
-    return f"{module}.{qualname}"
+def _same_name(kind: str, recorded: str | None, name: str) -> bool:
+    """Whether the log's name of an operation is ``name``; a step recorded under a
+    legacy name of a built-in step (``wf.runtime._builtin:send``) is its stable one."""
+    if recorded == name:
+        return True
+    return kind == STEP_SCHEDULED and recorded is not None and canonical(recorded) == name
 
 
 def _step_error(event: Event) -> BaseException:

@@ -8,6 +8,7 @@ import datetime as _dt
 from collections.abc import AsyncIterator, Generator
 from typing import Any, Generic, TypeVar
 
+from wf import _names
 from wf.runtime._context import Inbox
 from wf.runtime._duration import to_seconds
 from wf.runtime._validate import coerce_payload
@@ -65,7 +66,7 @@ def create_hook(token: str | None = None, *, type: type[T] | None = None) -> Hoo
     if type is not None:
         if not isinstance(type, builtins.type) or "<locals>" in type.__qualname__:
             raise TypeError(f"create_hook(type=...) takes a module-level class, not {type!r}")
-        type_path = f"{type.__module__}:{type.__qualname__}"
+        type_path = _names.persisted(f"{type.__module__}:{type.__qualname__}")
     _cid, token, inbox = loop.ctx.issue_hook(token, type_path)
     return Hook(token, inbox, type)
 

@@ -34,7 +34,6 @@ import datetime as _dt
 import json
 import logging
 import socket
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
@@ -46,6 +45,7 @@ from starlette.requests import Request as HTTPRequest
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from wf import _names
 from wf._errors import HookNotFoundError, RunIdConflictError, RunNotFoundError, WorkflowError
 from wf.runtime import _serde
 from wf.runtime._api import Engine, check_start_options
@@ -166,10 +166,10 @@ class _Server:
                     404, "unknown_workflow", f"no workflow {workflow_id} here (startable: {known})"
                 )
             return listed
-        module_name, _, qualname = workflow_id.partition(":")
-        obj: Any = sys.modules.get(module_name)
-        for part in qualname.split("."):
-            obj = getattr(obj, part, None)
+        try:
+            obj: Any = _names.resolve(workflow_id, load=None)  # never imports: loaded ones only
+        except (ImportError, AttributeError, ValueError):
+            obj = None
         if obj is None or not _is_workflow(obj):
             raise ApiError(
                 404,

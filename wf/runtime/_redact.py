@@ -14,14 +14,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["REDACTED", "REQUEST_TYPE", "is_secret_header", "redact_headers", "redact_request"]
+from wf._names import canonical
+
+__all__ = [
+    "REDACTED",
+    "REQUEST_TYPE",
+    "is_request_type",
+    "is_secret_header",
+    "redact_headers",
+    "redact_request",
+]
 
 REDACTED = "[redacted]"
-#: How the event log tags a stored ``wf.Request`` (a dataclass).
-REQUEST_TYPE = "wf.runtime._webhooks:Request"
+#: How the event log tags a stored ``wf.Request`` (a dataclass): its stable name.
+REQUEST_TYPE = "wf:Request"
 
 _NAMES = frozenset({"authorization", "cookie", "proxy-authorization"})
 _PARTS = ("token", "secret", "key")
+
+
+def is_request_type(tag: Any) -> bool:
+    """Whether a serde tag's type (``"t"``) is ``wf.Request``: its stable name, or the
+    private path logs written before it hold (see ``wf._names``)."""
+    return isinstance(tag, str) and canonical(tag) == REQUEST_TYPE
 
 
 def is_secret_header(name: str) -> bool:

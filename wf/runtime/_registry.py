@@ -9,29 +9,41 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from wf import _names
 from wf._errors import WorkflowError
 from wf._options import StepOptions, step_options
 from wf.runtime._kinds import is_workflow
 
-__all__ = ["StepSpec", "resolve", "resolve_step", "workflow_id_of"]
+__all__ = ["StepSpec", "resolve", "resolve_step", "set_before_import", "workflow_id_of"]
 
 
-def _qualname_get(obj: Any, qualname: str) -> Any:
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
-    return obj
+#: Called before the registry imports a module: ``wf/__init__.py`` sets it to install
+#: the compiler's import hook, so a worker compiles the modules of the runs it claims.
+#: The runtime itself never imports the compiler (compiler → registry → engine).
+_before_import: Callable[[], None] | None = None
+
+
+def set_before_import(prepare: Callable[[], None] | None) -> None:
+    """What to call before the registry imports a module (see ``_before_import``)."""
+    global _before_import
+    _before_import = prepare
 
 
 def resolve(target_id: str) -> Any:
-    """Import the module of ``module:qualname`` (through the import hook); return the object."""
-    module_name, sep, qualname = target_id.partition(":")
-    if not sep or not module_name or not qualname:
-        raise WorkflowError(f"malformed id {target_id!r}: expected 'package.module:function'")
+    """Import the module of ``module:qualname`` (through the import hook); return the object.
+
+    Persisted names of wf's own (``wf:send``, a legacy ``wf.runtime._builtin:send``)
+    are found through :mod:`wf._names`."""
+    try:
+        module_name, qualname = _names.locate(target_id)
+    except ValueError:
+        raise WorkflowError(
+            f"malformed id {target_id!r}: expected 'package.module:function'"
+        ) from None
     module = sys.modules.get(module_name)
     if module is None:
-        from wf.compiler import install_import_hook
-
-        install_import_hook()
+        if _before_import is not None:
+            _before_import()
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
@@ -39,7 +51,7 @@ def resolve(target_id: str) -> Any:
                 f"cannot import module {module_name!r} for {target_id}: {exc}"
             ) from exc
     try:
-        return _qualname_get(module, qualname)
+        return _names.lookup(module, qualname)
     except AttributeError as exc:
         raise WorkflowError(
             f"module {module_name!r} has no {qualname!r} (needed for {target_id})"
@@ -74,6 +86,7 @@ _steps: dict[str, StepSpec] = {}
 
 
 def resolve_step(step_id: str) -> StepSpec:
+    step_id = _names.canonical(step_id)  # a log written before the stable names
     spec = _steps.get(step_id)
     if spec is not None:
         return spec

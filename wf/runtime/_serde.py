@@ -42,7 +42,6 @@ import contextlib
 import dataclasses
 import datetime as _dt
 import enum
-import importlib
 import json
 import sys
 import uuid
@@ -51,6 +50,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, NoReturn, TypeVar
 
+from wf import _names
 from wf._errors import SerializationError
 from wf.runtime import _limits
 
@@ -157,9 +157,8 @@ class _Unsupported(Exception):
 
 
 def _type_name(cls: type) -> str:
-    if cls.__module__ == "builtins":
-        return cls.__qualname__
-    return f"{cls.__module__}.{cls.__qualname__}"
+    """How a class is named in messages: ``KeyError``, ``wf.FatalError``, ``app.orders.Line``."""
+    return _names.type_name(_names.persisted(f"{cls.__module__}:{cls.__qualname__}"))
 
 
 def _too_deep(where: str) -> SerializationError:
@@ -356,7 +355,8 @@ _NATIVE = frozenset({str, int, float, bool, type(None), list, dict, tuple, set, 
 
 
 def _class_path(value: Any, cls: type) -> str:
-    """``module:qualname`` of ``cls``, checked to import back to ``cls`` itself."""
+    """The persisted name of ``cls`` (``module:qualname``, or a stable ``wf:`` name for
+    wf's own classes), checked to import back to ``cls`` itself."""
     path = f"{cls.__module__}:{cls.__qualname__}"
     if "<locals>" in cls.__qualname__:
         raise _Unsupported(
@@ -365,8 +365,8 @@ def _class_path(value: Any, cls: type) -> str:
             f"the value; define it at module level or register it with wf.register_type(...)",
         )
     try:
-        found = _resolve_loaded(cls.__module__, cls.__qualname__)
-    except AttributeError:
+        found = _names.resolve(path, load=None)
+    except (ImportError, AttributeError, ValueError):
         found = None
     if found is not cls:
         raise _Unsupported(
@@ -375,16 +375,7 @@ def _class_path(value: Any, cls: type) -> str:
             f"{cls.__qualname__!r}; define it at module level under its own name or register "
             f"it with wf.register_type(...)",
         )
-    return path
-
-
-def _resolve_loaded(module: str, qualname: str) -> Any:
-    target: Any = sys.modules.get(module)
-    if target is None:
-        raise AttributeError(module)
-    for part in qualname.split("."):
-        target = getattr(target, part)
-    return target
+    return _names.persisted(path)
 
 
 def _find_encoder(value: Any) -> _Encoder:
@@ -529,16 +520,12 @@ _resolved: dict[str, Any] = {}
 
 
 def _resolve(path: str) -> Any:
-    """Import ``module:qualname``."""
+    """Import ``module:qualname`` (a persisted name: legacy and stable names of wf's own
+    are found through :mod:`wf._names`)."""
     found = _resolved.get(path)
     if found is not None:
         return found
-    module, _, qualname = path.partition(":")
-    if not module or not qualname:
-        raise ValueError(f"malformed import path {path!r}")
-    target: Any = importlib.import_module(module)
-    for part in qualname.split("."):
-        target = getattr(target, part)
+    target = _names.resolve(path)
     _resolved[path] = target
     return target
 

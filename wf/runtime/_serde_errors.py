@@ -9,6 +9,7 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
+from wf import _names
 from wf.runtime import _serde
 
 __all__ = ["decode_exception", "encode_exception"]
@@ -17,8 +18,9 @@ __all__ = ["decode_exception", "encode_exception"]
 def encode_exception(exc: BaseException) -> dict[str, Any]:
     """Describe ``exc`` as a JSON-compatible dict; never fails.
 
-    Keys: ``type`` (``module:qualname``), ``message`` (``str(exc)``), ``args``
-    (tagged JSON when ``exact`` is true, else the args as strings), ``attrs``
+    Keys: ``type`` (``module:qualname``; a stable ``wf:`` name for wf's own, see
+    ``wf._names``), ``message`` (``str(exc)``), ``args`` (tagged JSON when
+    ``exact`` is true, else the args as strings), ``attrs``
     (instance attributes that serialize), ``reduce`` (``{"fn": "module:name",
     "args": [...]}`` from ``__reduce__``, only when that differs from
     ``cls(*args)``; ``fn`` is left out when it is the class itself),
@@ -27,7 +29,7 @@ def encode_exception(exc: BaseException) -> dict[str, Any]:
     """
     cls = type(exc)
     data: dict[str, Any] = {
-        "type": f"{cls.__module__}:{cls.__qualname__}",
+        "type": _names.persisted(f"{cls.__module__}:{cls.__qualname__}"),
         "message": _safe_str(exc),
     }
     try:
@@ -90,7 +92,7 @@ def _custom_reduce(exc: BaseException) -> dict[str, Any] | None:
     qualname = getattr(function, "__qualname__", None)
     if not isinstance(module, str) or not isinstance(qualname, str):
         return None
-    return {"fn": f"{module}:{qualname}", "args": encoded}
+    return {"fn": _names.persisted(f"{module}:{qualname}"), "args": encoded}
 
 
 def _traceback_text(exc: BaseException) -> str:

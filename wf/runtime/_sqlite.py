@@ -535,7 +535,7 @@ class SQLiteStore:
             self._watch(child_id, parent_id, cid, now)
             return
         error = {
-            "type": "wf._errors:RunIdConflictError",
+            "type": "wf:RunIdConflictError",  # a stable name (wf._names)
             "message": f"run id {child_id!r} belongs to a run of {row[0]}, not of {workflow_id}",
         }
         outcome = {"status": "failed", "result": None, "error": json.dumps(error)}

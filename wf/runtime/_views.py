@@ -12,7 +12,7 @@ from typing import Any
 
 from wf.runtime._events import RUN_STARTED, Event
 from wf.runtime._limits import MAX_NESTING, local_datetime
-from wf.runtime._redact import REQUEST_TYPE, redact_request
+from wf.runtime._redact import is_request_type, redact_request
 from wf.runtime._store import RunRecord
 
 __all__ = ["data_value", "events_json", "iso", "plain", "run_json", "start_value"]
@@ -49,7 +49,7 @@ def plain(value: Any, _depth: int = 0) -> Any:
     if tag == "dict" and isinstance(inner, list):
         pairs = [pair for pair in inner if isinstance(pair, list) and len(pair) == 2]
         return {_key(pair[0], _depth + 1): plain(pair[1], _depth + 1) for pair in pairs}
-    if tag == "dataclass" and value.get("t") == REQUEST_TYPE:
+    if tag == "dataclass" and is_request_type(value.get("t")):
         return redact_request(plain(inner, _depth + 1))
     return plain(inner, _depth + 1)
 
