@@ -12,6 +12,7 @@ EXPORTED = {
     "Hook",
     "HookConflictError",
     "HookNotFoundError",
+    "NestingError",
     "NondeterminismError",
     "NotInWorkflowError",
     "RetryableError",

@@ -14,6 +14,7 @@
     ├── NondeterminismError       replayed code issued a different operation than the log holds
     ├── NotInWorkflowError        a workflow-only API was used outside a workflow
     ├── SerializationError        a value cannot be persisted (also a ``TypeError``)
+    │   └── NestingError          nested deeper than wf accepts (also a ``ValueError``)
     ├── StoreError                the database cannot be used (foreign, corrupt, too new)
     └── CompileError              a compiler diagnostic (file, line, column, code)
 
@@ -31,6 +32,7 @@ __all__ = [
     "FatalError",
     "HookConflictError",
     "HookNotFoundError",
+    "NestingError",
     "NondeterminismError",
     "NotInWorkflowError",
     "RetryableError",
@@ -128,6 +130,11 @@ class NotInWorkflowError(WorkflowError, RuntimeError):
 
 class SerializationError(WorkflowError, TypeError):
     """A value cannot be serialized into (or rebuilt from) the event log."""
+
+
+class NestingError(SerializationError, ValueError):
+    """A value nested deeper than wf accepts: a ``wf.SerializationError`` (it cannot
+    be stored) and a ``ValueError`` (bad input, refused before anything is written)."""
 
 
 class StoreError(WorkflowError):

@@ -65,7 +65,7 @@ LOCATIONS: dict[str, str] = {
     **{f"wf:{name}": f"wf.runtime._builtin:{name}" for name in _BUILTIN_STEPS},
     **{f"wf:{name}": f"wf._errors:{name}" for name in _ERRORS},
     "wf:rebuild_retryable_error": "wf._errors:_rebuild_retryable",
-    "wf:NestingError": "wf.runtime._limits:NestingError",
+    "wf:NestingError": "wf._errors:NestingError",
     "wf:Request": "wf.runtime._webhooks:Request",
     "wf:Response": "wf.runtime._webhooks:Response",
     "wf:StepMetadata": "wf.runtime._metadata:StepMetadata",

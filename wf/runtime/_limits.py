@@ -23,7 +23,7 @@ import math
 import re
 from typing import Any
 
-from wf._errors import SerializationError
+from wf._errors import NestingError
 
 __all__ = [
     "LATEST",
@@ -49,11 +49,6 @@ MAX_NESTING = 100
 #: The last moment ``start_at`` / ``deadline`` may name: the end of year 9999, UTC.
 LATEST = _dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=_dt.UTC).timestamp()
 _DATES = "a date from 1970-01-01 to 9999-12-31 (UTC)"
-
-
-class NestingError(SerializationError, ValueError):
-    """A value nested deeper than wf accepts: a ``wf.SerializationError`` (it cannot
-    be stored) and a ``ValueError`` (bad input, refused before anything is written)."""
 
 
 def check_run_id(run_id: Any) -> str:
