@@ -21,6 +21,7 @@ import time
 import pytest
 
 from wf.runtime._events import HOOK_CREATED, RUN_STARTED, STEP_COMPLETED, STEP_SCHEDULED, Event
+from wf.runtime._faults import REFUSED
 from wf.runtime._store import FINISHED, Commit, HookRecord, RunRecord, RunUpdate, Store
 
 __all__ = ["StoreConformance"]
@@ -159,18 +160,74 @@ class StoreConformance:
         assert [(e.seq, e.data) for e in await store.load_events("b")] == [(0, "[]"), (1, '"b1"')]
         assert (await run(store, "b")).status == "completed"
 
-    async def test_a_failing_commit_writes_nothing(self, store: Store) -> None:
+    async def test_a_run_whose_writes_are_refused_is_left_out_of_the_commit(
+        self, store: Store
+    ) -> None:
         for run_id in ("a", "b"):
             await create(store, run_id)
         await claim_ids(store, "A", T)
         await store.commit(Commit(events=[row("a", 1)]), "A")
         bad = Commit(
-            events=[row("b", 1), row("a", 1)],  # seq 1 of "a" exists: the batch must fail
+            # seq 1 of "a" exists: the database refuses "a"'s writes, and only those.
+            events=[row("b", 1), row("a", 1, data='"again"'), row("a", 2)],
+            updates=[
+                RunUpdate("b", status="completed", result='"x"'),
+                RunUpdate("a", status="completed", result='"y"'),
+            ],
+        )
+        assert await store.commit(bad, "A") == []
+        assert list(bad.refused) == ["a"]
+        # Each backend reports its own driver's error, and classifies it as a refusal.
+        assert store.classify(bad.refused["a"]).kind == REFUSED
+        assert [e.seq for e in await store.load_events("b")] == [0, 1]
+        assert ((await run(store, "b")).status, (await run(store, "b")).result) == (
+            "completed",
+            '"x"',
+        )
+        assert [(e.seq, e.data) for e in await store.load_events("a")] == [(0, "[]"), (1, None)]
+        record = await run(store, "a")
+        assert (record.status, record.result) == ("running", None)
+
+    async def test_a_refused_run_registers_no_hook_starts_no_child_and_consumes_nothing(
+        self, store: Store
+    ) -> None:
+        for run_id in ("a", "b"):
+            await create(store, run_id)
+        await claim_ids(store, "A", T)
+        await store.commit(Commit(events=[row("a", 1)]), "A")
+        await store.post("a", "message", "m", None)
+        await store.post("b", "message", "m", None)
+        items = {i.run_id: i.id for i in await store.inbox("A")}
+        bad = Commit(
+            events=[row("a", 1), row("b", 1)],
+            hooks=[("tok-a", "a", 1), ("tok-b", "b", 1)],
+            children=[
+                ("child-a", WORKFLOW, "[]", "a", T, 2),
+                ("child-b", WORKFLOW, "[]", "b", T, 2),
+            ],
+            consumed=[items["a"], items["b"]],
+        )
+        await store.commit(bad, "A")
+        assert list(bad.refused) == ["a"]
+        assert await store.hook_info("tok-a") is None
+        assert await store.hook_info("tok-b") == HookRecord("b")
+        assert await store.get_run("child-a") is None
+        assert await store.get_run("child-b") is not None
+        assert [i.run_id for i in await store.inbox("A")] == ["a"]
+
+    async def test_a_failing_commit_writes_nothing(self, store: Store) -> None:
+        for run_id in ("a", "b"):
+            await create(store, run_id)
+        await claim_ids(store, "A", T)
+        await store.close()  # any commit fails now, and is not a refusal of some run's writes
+        bad = Commit(
+            events=[row("b", 1), row("a", 1)],
             updates=[RunUpdate("b", status="completed", result='"x"')],
         )
-        # Each backend raises its own driver's error; what matters is that nothing landed.
-        with pytest.raises(Exception):  # noqa: B017
+        with pytest.raises(Exception) as raised:
             await store.commit(bad, "A")
+        assert store.classify(raised.value).kind != REFUSED
+        await store.open()
         assert [e.seq for e in await store.load_events("b")] == [0]
         record = await run(store, "b")
         assert (record.status, record.result) == ("running", None)
@@ -842,12 +899,12 @@ class StoreConformance:
         assert await store.post_to_hook("tok", "2") == "r1"
         assert [i.data for i in await store.inbox("A")] == ["1", "2"]
 
-    async def test_a_failing_commit_registers_no_hooks(self, store: Store) -> None:
+    async def test_a_refused_commit_registers_no_hooks(self, store: Store) -> None:
         await create(store, "r1")
         await claim_ids(store, "A", T)
         bad = Commit(events=[row("r1", 0)], hooks=[("tok", "r1", 0)])  # seq 0 exists
-        with pytest.raises(Exception):  # noqa: B017
-            await store.commit(bad, "A")
+        await store.commit(bad, "A")
+        assert list(bad.refused) == ["r1"]
         assert await store.post_to_hook("tok", "1") is None
         assert await store.commit(Commit(hooks=[("tok", "r1", 0)]), "A") == []
         assert await store.post_to_hook("tok", "1") == "r1"

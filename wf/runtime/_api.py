@@ -121,7 +121,13 @@ class Engine(EngineCore):
         await self.open()
         # A worker with room runs a run due now itself: created leased to it, so no
         # claim, log read or poll stands between the start and the first step.
-        adopt = self.worker and start_at is None and not self._closing and self.has_room()
+        adopt = (
+            self.worker
+            and start_at is None
+            and not self._closing
+            and self.failure is None
+            and self.has_room()
+        )
         created = await self.store.create_run(
             run_id,
             workflow_id,

@@ -54,6 +54,7 @@ from wf.runtime._events import (
     TIMER_FIRED,
     Event,
 )
+from wf.runtime._faults import BROKEN, Backoff
 from wf.runtime._live import Live, Resume, with_timeout
 from wf.runtime._metadata import step_metadata_var
 from wf.runtime._registry import StepSpec, resolve, resolve_step
@@ -119,6 +120,11 @@ class EngineCore(WorkerMixin):
         self._runs: dict[str, Live] = {}
         self._commit = Commit()
         self._after: list[Callable[[], None]] = []
+        # Failed commits: paced and logged once per streak.
+        self._commit_retry = Backoff("committing to the database")
+        # Runs failed because the database refused their writes, whose failure is
+        # being recorded (if that is refused too, they are given up).
+        self._refusing: set[str] = set()
         self._dirty = asyncio.Event()
         self._flush_pending = False
         self._wakeup = asyncio.Event()
@@ -179,7 +185,16 @@ class EngineCore(WorkerMixin):
             self._forget(live)
         self._runs.clear()
         if held and self.failure is None:
-            await self.store.release(self.worker_id, held)
+            try:
+                await self.store.release(self.worker_id, held)
+            except Exception as exc:
+                log.warning(
+                    "wf: could not release the leases of %d runs (%s: %s); other workers"
+                    " take them over when the leases expire",
+                    len(held),
+                    type(exc).__name__,
+                    exc,
+                )
         if self._threads is not None:
             self._threads.shutdown(wait=False, cancel_futures=True)
         await self.store.close()
@@ -254,13 +269,28 @@ class EngineCore(WorkerMixin):
             return
         try:
             lost = commit_sync(commit, self.worker_id, verify_owner=self._must_verify())
-        except Exception:
-            log.exception("wf: commit failed; retrying")
-            self._requeue(commit, after)
-            if self._loop is not None:
-                self._loop.call_later(0.05, self._kick)
+        except Exception as exc:
+            delay = self._commit_failed(exc, commit, after)
+            if delay is not None and self._loop is not None:
+                # Kicks wait for the retry: a flush is pending until then.
+                self._flush_pending = True
+                self._loop.call_later(delay, self._flush_now)
             return
-        self._committed(lost, after, commit.conflicts)
+        if self._commit_retry.failures:
+            self._commit_retry.succeeded()
+        self._committed(lost, after, commit)
+
+    def _commit_failed(
+        self, exc: Exception, commit: Commit, after: list[Callable[[], None]]
+    ) -> float | None:
+        """A commit raised ``exc``: the seconds to wait before trying it again, or None
+        if the database cannot be written at all (the worker stopped)."""
+        fault = self.store.classify(exc)
+        if fault.kind == BROKEN:
+            self._stop_worker(StoreError(fault.message))
+            return None
+        self._requeue(commit, after)
+        return self._commit_retry.failed(exc)
 
     def _requeue(self, commit: Commit, after: list[Callable[[], None]]) -> None:
         commit.events += self._commit.events
@@ -273,10 +303,10 @@ class EngineCore(WorkerMixin):
         commit.watches += self._commit.watches
         self._commit, self._after = commit, after + self._after
 
-    def _committed(
-        self, lost: list[str], after: list[Callable[[], None]], conflicts: dict[str, str]
-    ) -> None:
-        for token, holder in conflicts.items():
+    def _committed(self, lost: list[str], after: list[Callable[[], None]], commit: Commit) -> None:
+        if commit.refused or self._refusing:
+            self._refused(commit.refused)
+        for token, holder in commit.conflicts.items():
             for held in list(self._runs.values()):
                 if held.ctx.hook_cids.get(token) is not None and held.ctx.run_id != holder:
                     self._runs.pop(held.ctx.run_id, None)
@@ -299,6 +329,44 @@ class EngineCore(WorkerMixin):
             except Exception:
                 log.exception("wf: delivering an event failed")
 
+    def _refused(self, refused: dict[str, Exception]) -> None:
+        """The database refused the writes of these runs (the others were committed):
+        each fails, with the refusal as its error, and leaves memory."""
+        for run_id, exc in refused.items():
+            if run_id in self._refusing:
+                # Even the failure was refused: nothing more can be written for it.
+                log.error(
+                    "wf: the database refused to record that run %s failed (%s: %s); it is"
+                    " left as it stands (the log up to its last committed event)",
+                    run_id,
+                    type(exc).__name__,
+                    exc,
+                )
+                continue
+            error = StoreError(
+                f"run {run_id} failed: the database refused to record its progress"
+                f" ({type(exc).__name__}: {exc})"
+            )
+            live = self._runs.get(run_id)
+            if live is not None:
+                self._fail_run(live, error)
+            else:
+                # It had ended (its end was among the refused writes): record the failure.
+                log.error("wf: %s", error)
+                self._commit.updates.append(
+                    RunUpdate(
+                        run_id,
+                        status="failed",
+                        error=_serde.dumps(_serde.encode_exception(error)),
+                        set_wake=True,
+                        wake_at=None,
+                        release=True,
+                    )
+                )
+                self._kick()
+                self._after.append(functools.partial(self._notify, run_id))
+        self._refusing = set(refused) - self._refusing
+
     async def _flusher(self) -> None:
         while True:
             await self._dirty.wait()
@@ -315,13 +383,16 @@ class EngineCore(WorkerMixin):
                 lost = await self.store.commit(
                     commit, self.worker_id, verify_owner=self._must_verify()
                 )
-            except Exception:
-                log.exception("wf: commit failed; retrying")
-                self._requeue(commit, after)
-                await asyncio.sleep(0.05)
-                self._kick()
+            except Exception as exc:
+                delay = self._commit_failed(exc, commit, after)
+                if delay is None:
+                    return
+                await asyncio.sleep(delay)
+                self._dirty.set()
                 continue
-            self._committed(lost, after, commit.conflicts)
+            if self._commit_retry.failures:
+                self._commit_retry.succeeded()
+            self._committed(lost, after, commit)
 
     # -- running workflows ---------------------------------------------------------------
 

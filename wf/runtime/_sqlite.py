@@ -28,6 +28,7 @@ from wf.runtime._events import (
     STEP_RETRYING,
     Event,
 )
+from wf.runtime._faults import BROKEN, REFUSED, TRANSIENT, Fault
 from wf.runtime._store import (
     ACTIVE,
     FINISHED,
@@ -43,6 +44,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "SQLiteStore",
     "read_only_problem",
+    "sqlite_fault",
     "sqlite_file",
     "sqlite_path",
     "sqlite_problem",
@@ -179,6 +181,60 @@ def sqlite_problem(exc: sqlite3.Error, path: str | None = None) -> str:
     return f"{where} failed: {exc}"
 
 
+# What each SQLite result code (its primary part) means for the work (see
+# wf.runtime._faults). A lock held too long, an I/O error, a WAL lock race, memory or
+# a schema change under a statement may pass; a read-only, full, unreadable or
+# foreign file, or SQL the schema does not answer (a table gone), stays as it is.
+_TRANSIENT_CODES = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_PROTOCOL,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_INTERRUPT,
+        sqlite3.SQLITE_SCHEMA,
+    }
+)
+_BROKEN_CODES = frozenset(
+    {
+        sqlite3.SQLITE_ERROR,
+        sqlite3.SQLITE_INTERNAL,
+        sqlite3.SQLITE_PERM,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_MISUSE,
+        sqlite3.SQLITE_NOLFS,
+        sqlite3.SQLITE_AUTH,
+        sqlite3.SQLITE_NOTADB,
+    }
+)
+
+
+def sqlite_fault(exc: Exception, path: str | None = None) -> Fault:
+    """How ``exc``, raised while using the SQLite database ``path``, bears on the work.
+
+    By the result code: see ``_TRANSIENT_CODES`` and ``_BROKEN_CODES``; the rest
+    (a constraint, a string or blob too big, a datatype mismatch) refuse particular
+    writes. So does an error raised before SQLite saw the statement (a value it
+    cannot bind). A ``StoreError`` says the store cannot be used."""
+    if isinstance(exc, StoreError):
+        return Fault(BROKEN, str(exc))
+    if isinstance(exc, MemoryError):
+        return Fault(TRANSIENT, f"out of memory: {exc}")
+    code = getattr(exc, "sqlite_errorcode", None) if isinstance(exc, sqlite3.Error) else None
+    if code is None:
+        return Fault(REFUSED, f"{type(exc).__name__}: {exc}")
+    primary = code & 0xFF
+    if primary in _TRANSIENT_CODES:
+        return Fault(TRANSIENT, sqlite_problem(exc, path))  # type: ignore[arg-type]
+    if primary in _BROKEN_CODES:
+        return Fault(BROKEN, sqlite_problem(exc, path))  # type: ignore[arg-type]
+    return Fault(REFUSED, f"{type(exc).__name__}: {exc}")
+
+
 def _read_only(where: str) -> str:
     return (
         f"cannot write to {where}: it is read-only for this user (wf writes to the file"
@@ -248,6 +304,14 @@ def sqlite_path(url: str) -> str:
     if not path:
         raise StoreError(f"SQLite URL {url!r} names no file (expected sqlite:///path/to/file.db)")
     return path
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back the open transaction, if an error did not end it already (SQLite rolls
+    back by itself on some: a full disk, an I/O error), so the error that ended it is
+    the one raised, not "cannot rollback - no transaction is active"."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
 
 
 def _record(row: Sequence[object]) -> RunRecord:
@@ -349,7 +413,7 @@ class SQLiteStore:
                     conn.execute("INSERT INTO wf_schema VALUES (?, ?)", (version, time.time()))
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
 
     async def close(self) -> None:
@@ -413,12 +477,15 @@ class SQLiteStore:
                 )
             c.execute("COMMIT")
         except BaseException:
-            c.execute("ROLLBACK")
+            _rollback(c)
             raise
         return created
 
     async def commit(self, commit: Commit, owner: str, *, verify_owner: bool = True) -> list[str]:
         return self.commit_sync(commit, owner, verify_owner=verify_owner)
+
+    def classify(self, exc: Exception) -> Fault:
+        return sqlite_fault(exc, self.path)
 
     def commit_sync(self, commit: Commit, owner: str, *, verify_owner: bool = True) -> list[str]:
         """``commit`` without a coroutine: the engine calls it from a loop callback."""
@@ -430,94 +497,158 @@ class SQLiteStore:
             # writes are dropped, so a stale worker never appends into the new owner's log
             # nor consumes its inbox. The check and the writes share one write transaction.
             lost = self._lost_runs(commit, owner) if verify_owner else set()
-            events = [e for e in commit.events if e[0] not in lost]
             # Reported only once the transaction commits (a retried commit starts clean).
             conflicts: dict[str, str] = {}
-            for child_id, workflow_id, payload, parent_id, wake_at, cid in commit.children:
-                if parent_id in lost:
-                    continue
-                cur = c.execute(
-                    "INSERT OR IGNORE INTO runs (run_id, workflow_id, status, input, created_at,"
-                    " updated_at, wake_at, parent_id) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)",
-                    (child_id, workflow_id, payload, now, now, wake_at, parent_id),
-                )
-                if cur.rowcount == 1:
-                    c.execute(
-                        "INSERT INTO events VALUES (?, 0, ?, NULL, ?, ?, ?)",
-                        (child_id, RUN_STARTED, workflow_id, payload, now),
-                    )
-                else:
-                    self._child_exists(child_id, workflow_id, parent_id, cid, now)
-            for watched, watcher, cid in commit.watches:
-                if watcher not in lost:
-                    self._watch(watched, watcher, cid, now)
-            for token, run_id, cid in commit.hooks:
-                if run_id in lost:
-                    continue
-                c.execute(
-                    "INSERT OR IGNORE INTO hooks (token, run_id, cid, created_at, type, webhook)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        token,
-                        run_id,
-                        cid,
-                        now,
-                        commit.hook_types.get(token),
-                        commit.webhooks.get(token),
-                    ),
-                )
-                holder = c.execute("SELECT run_id FROM hooks WHERE token = ?", (token,)).fetchone()
-                if holder[0] != run_id:
-                    conflicts[token] = holder[0]
-            if events:
-                c.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", events)
-            if commit.consumed:
-                c.executemany(
-                    "DELETE FROM inbox WHERE id = ?"
-                    " AND run_id IN (SELECT run_id FROM runs WHERE lease_owner = ?)",
-                    [(i, owner) for i in commit.consumed],
-                )
-            for u in commit.updates:
-                if u.run_id in lost:
-                    continue
-                sets = ["updated_at = ?"]
-                params: list[object] = [now]
-                if u.status is not None:
-                    sets.append("status = ?")
-                    params.append(u.status)
-                if u.result is not None:
-                    sets.append("result = ?")
-                    params.append(u.result)
-                if u.error is not None:
-                    sets.append("error = ?")
-                    params.append(u.error)
-                if u.set_wake:
-                    sets.append("wake_at = ?")
-                    params.append(u.wake_at)
-                if u.release:
-                    sets.append("lease_owner = NULL, lease_expires = NULL")
-                params.append(u.run_id)
-                c.execute(f"UPDATE runs SET {', '.join(sets)} WHERE run_id = ?", params)
-                if u.status in FINISHED:
-                    c.execute("DELETE FROM hooks WHERE run_id = ?", (u.run_id,))
-                    c.execute("DELETE FROM watchers WHERE watcher_id = ?", (u.run_id,))
-                    self._tell_parent(u, now)
-                    self._tell_watchers(u, now)
-                if u.release:
-                    # A request posted while the run was held and not yet read must
-                    # still wake it once it is released.
-                    c.execute(
-                        f"UPDATE runs SET wake_at = ? WHERE run_id = ? AND status IN"
-                        f" ({_ACTIVE_SQL}) AND (wake_at IS NULL OR wake_at > ?)"
-                        f" AND EXISTS (SELECT 1 FROM inbox WHERE inbox.run_id = runs.run_id)",
-                        (now, u.run_id, now),
-                    )
+            self._apply(commit, owner, lost, now, conflicts)
             c.execute("COMMIT")
+        except Exception as exc:
+            _rollback(c)
+            if sqlite_fault(exc).kind != REFUSED:
+                raise
+            return self._commit_by_run(commit, owner, verify_owner)
         except BaseException:
-            c.execute("ROLLBACK")
+            _rollback(c)
             raise
         commit.conflicts = conflicts
         return sorted(lost)
+
+    def _commit_by_run(self, commit: Commit, owner: str, verify_owner: bool) -> list[str]:
+        """Apply ``commit`` again, each run's part under a savepoint of one transaction:
+        a part the database refuses is rolled back and reported in ``commit.refused``,
+        the others are committed together."""
+        c = self.conn
+        refused: dict[str, Exception] = {}
+        while True:
+            now = time.time()
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                lost = self._lost_runs(commit, owner) if verify_owner else set()
+                inbox_runs: dict[int, str] = {}
+                if commit.consumed:
+                    inbox_runs = dict(
+                        c.execute(
+                            "SELECT id, run_id FROM inbox WHERE id IN"
+                            " (SELECT value FROM json_each(?))",
+                            (json.dumps(commit.consumed),),
+                        ).fetchall()
+                    )
+                conflicts: dict[str, str] = {}
+                restart = False
+                for run_id, part in commit.by_run(inbox_runs).items():
+                    if run_id in refused:
+                        continue
+                    found: dict[str, str] = {}
+                    c.execute("SAVEPOINT wf_run")
+                    try:
+                        self._apply(part, owner, lost, now, found)
+                    except Exception as exc:
+                        if sqlite_fault(exc).kind != REFUSED:
+                            raise
+                        refused[run_id] = exc
+                        if not c.in_transaction:
+                            # The refusal ended the transaction (a trigger's
+                            # RAISE(ROLLBACK)): start again without this run.
+                            restart = True
+                            break
+                        c.execute("ROLLBACK TO wf_run")
+                    else:
+                        conflicts.update(found)
+                    c.execute("RELEASE wf_run")
+                if restart:
+                    continue
+                c.execute("COMMIT")
+            except BaseException:
+                _rollback(c)
+                raise
+            commit.conflicts = conflicts
+            commit.refused = refused
+            return sorted(lost)
+
+    def _apply(
+        self, commit: Commit, owner: str, lost: set[str], now: float, conflicts: dict[str, str]
+    ) -> None:
+        """Write ``commit`` (but the writes of ``lost`` runs) in the open transaction."""
+        c = self.conn
+        events = [e for e in commit.events if e[0] not in lost]
+        for child_id, workflow_id, payload, parent_id, wake_at, cid in commit.children:
+            if parent_id in lost:
+                continue
+            cur = c.execute(
+                "INSERT OR IGNORE INTO runs (run_id, workflow_id, status, input, created_at,"
+                " updated_at, wake_at, parent_id) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)",
+                (child_id, workflow_id, payload, now, now, wake_at, parent_id),
+            )
+            if cur.rowcount == 1:
+                c.execute(
+                    "INSERT INTO events VALUES (?, 0, ?, NULL, ?, ?, ?)",
+                    (child_id, RUN_STARTED, workflow_id, payload, now),
+                )
+            else:
+                self._child_exists(child_id, workflow_id, parent_id, cid, now)
+        for watched, watcher, cid in commit.watches:
+            if watcher not in lost:
+                self._watch(watched, watcher, cid, now)
+        for token, run_id, cid in commit.hooks:
+            if run_id in lost:
+                continue
+            c.execute(
+                "INSERT OR IGNORE INTO hooks (token, run_id, cid, created_at, type, webhook)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    token,
+                    run_id,
+                    cid,
+                    now,
+                    commit.hook_types.get(token),
+                    commit.webhooks.get(token),
+                ),
+            )
+            holder = c.execute("SELECT run_id FROM hooks WHERE token = ?", (token,)).fetchone()
+            if holder[0] != run_id:
+                conflicts[token] = holder[0]
+        if events:
+            c.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", events)
+        if commit.consumed:
+            c.executemany(
+                "DELETE FROM inbox WHERE id = ?"
+                " AND run_id IN (SELECT run_id FROM runs WHERE lease_owner = ?)",
+                [(i, owner) for i in commit.consumed],
+            )
+        for u in commit.updates:
+            if u.run_id in lost:
+                continue
+            sets = ["updated_at = ?"]
+            params: list[object] = [now]
+            if u.status is not None:
+                sets.append("status = ?")
+                params.append(u.status)
+            if u.result is not None:
+                sets.append("result = ?")
+                params.append(u.result)
+            if u.error is not None:
+                sets.append("error = ?")
+                params.append(u.error)
+            if u.set_wake:
+                sets.append("wake_at = ?")
+                params.append(u.wake_at)
+            if u.release:
+                sets.append("lease_owner = NULL, lease_expires = NULL")
+            params.append(u.run_id)
+            c.execute(f"UPDATE runs SET {', '.join(sets)} WHERE run_id = ?", params)
+            if u.status in FINISHED:
+                c.execute("DELETE FROM hooks WHERE run_id = ?", (u.run_id,))
+                c.execute("DELETE FROM watchers WHERE watcher_id = ?", (u.run_id,))
+                self._tell_parent(u, now)
+                self._tell_watchers(u, now)
+            if u.release:
+                # A request posted while the run was held and not yet read must
+                # still wake it once it is released.
+                c.execute(
+                    f"UPDATE runs SET wake_at = ? WHERE run_id = ? AND status IN"
+                    f" ({_ACTIVE_SQL}) AND (wake_at IS NULL OR wake_at > ?)"
+                    f" AND EXISTS (SELECT 1 FROM inbox WHERE inbox.run_id = runs.run_id)",
+                    (now, u.run_id, now),
+                )
 
     def _child_exists(
         self, child_id: str, workflow_id: str, parent_id: str, cid: int, now: float
@@ -673,7 +804,7 @@ class SQLiteStore:
             )
             c.execute("COMMIT")
         except BaseException:
-            c.execute("ROLLBACK")
+            _rollback(c)
             raise
         return dropped
 
@@ -692,7 +823,7 @@ class SQLiteStore:
                 self._tell_parent(RunUpdate(run_id, status="failed", error=error), now)
             c.execute("COMMIT")
         except BaseException:
-            c.execute("ROLLBACK")
+            _rollback(c)
             raise
 
     # -- leases --------------------------------------------------------------------
@@ -730,7 +861,7 @@ class SQLiteStore:
             ).fetchall()
             c.execute("COMMIT")
         except BaseException:
-            c.execute("ROLLBACK")
+            _rollback(c)
             raise
         return [_record(r) for r in rows]
 
@@ -822,7 +953,7 @@ class SQLiteStore:
             )
             c.execute("COMMIT")
         except BaseException:
-            c.execute("ROLLBACK")
+            _rollback(c)
             raise
 
     async def hook_info(self, token: str) -> HookRecord | None:
@@ -849,7 +980,7 @@ class SQLiteStore:
             c.execute("DELETE FROM webhook_responses WHERE at < ?", (now - 86400.0,))
             c.execute("COMMIT")
         except BaseException:
-            c.execute("ROLLBACK")
+            _rollback(c)
             raise
         return cur.rowcount == 1
 
@@ -887,7 +1018,7 @@ class SQLiteStore:
                 )
             c.execute("COMMIT")
         except BaseException:
-            c.execute("ROLLBACK")
+            _rollback(c)
             raise
         return None if row is None else str(row[0])
 

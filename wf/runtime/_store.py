@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from wf._errors import StoreError
 from wf.runtime._events import Event, RunStatus
+from wf.runtime._faults import Fault
 
 __all__ = [
     "ACTIVE",
     "FINISHED",
     "Commit",
+    "Fault",
     "HookRecord",
     "InboxItem",
     "RunRecord",
@@ -116,6 +118,10 @@ class Commit:
     #: Filled by the store: token -> run id, for tokens another live run already held
     #: (those registrations were not made).
     conflicts: dict[str, str] = field(default_factory=dict)
+    #: Filled by the store: run id -> why the database refused that run's writes (a
+    #: constraint, a value it cannot store). None of that run's writes were made; the
+    #: other runs' were.
+    refused: dict[str, Exception] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(
@@ -127,12 +133,53 @@ class Commit:
             or self.watches
         )
 
+    def by_run(self, inbox_runs: Mapping[int, str]) -> dict[str, Commit]:
+        """This commit split into one part per run, in order of first appearance: a
+        child's creation goes with its parent, a wait with the waiting run, a consumed
+        inbox item with the run ``inbox_runs`` says it was sent to (an item missing
+        there no longer exists and is left out). A store applies the parts apart when
+        the whole is refused, to find whose writes it refuses."""
+        parts: dict[str, Commit] = {}
+
+        def part(run_id: str) -> Commit:
+            found = parts.get(run_id)
+            if found is None:
+                found = parts[run_id] = Commit()
+            return found
+
+        for child in self.children:
+            part(child[3]).children.append(child)
+        for watch in self.watches:
+            part(watch[1]).watches.append(watch)
+        for hook in self.hooks:
+            into = part(hook[1])
+            into.hooks.append(hook)
+            if hook[0] in self.hook_types:
+                into.hook_types[hook[0]] = self.hook_types[hook[0]]
+            if hook[0] in self.webhooks:
+                into.webhooks[hook[0]] = self.webhooks[hook[0]]
+        for event in self.events:
+            part(event[0]).events.append(event)
+        for item in self.consumed:
+            run_id = inbox_runs.get(item)
+            if run_id is not None:
+                part(run_id).consumed.append(item)
+        for update in self.updates:
+            part(update.run_id).updates.append(update)
+        return parts
+
 
 class Store(Protocol):
     url: str
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...
+
+    def classify(self, exc: Exception) -> Fault:
+        """What an exception this store raised means for the work (see
+        ``wf.runtime._faults``): TRANSIENT (try again later), BROKEN (this database
+        cannot be written: the worker stops) or REFUSED (these writes are refused)."""
+        ...
 
     async def check_database(self) -> None:
         """Raise ``StoreError`` if the database this store opened is gone (SQLite: its
@@ -158,6 +205,11 @@ class Store(Protocol):
     async def commit(self, commit: Commit, owner: str, *, verify_owner: bool = True) -> list[str]:
         """Apply one tick atomically. Returns the run ids this owner no longer holds
         (their writes were dropped because another worker took the run over).
+
+        If the database refuses some of the writes (a REFUSED fault), the store
+        applies the commit again run by run, in one transaction: the runs whose
+        writes are refused are left out and reported in ``commit.refused``, the
+        others' writes are made. Other faults are raised, and nothing is written.
 
         ``verify_owner=False`` skips that check; the engine passes it only while
         its leases are certainly still valid."""

@@ -27,6 +27,7 @@ from wf.runtime._events import (
     RUN_STARTED,
     Event,
 )
+from wf.runtime._faults import BROKEN, Backoff
 from wf.runtime._live import Live
 from wf.runtime._store import Commit, RunRecord, RunUpdate, Store, local_owner_gone
 
@@ -51,6 +52,7 @@ class _Engine(Protocol):
     _inbox_taken: set[int]
     _leases_safe_until: float
     _tasks: list[asyncio.Task[None]]
+    _shut: bool
     leave_for: float
     leave_max: float
     _left: dict[str, tuple[float, float]]
@@ -72,6 +74,7 @@ class _Engine(Protocol):
     async def _reap_dead_owners(self) -> None: ...
     def _excluded(self, now: float) -> list[str]: ...
     def _stop_worker(self, exc: StoreError) -> None: ...
+    def _broken(self, exc: Exception) -> bool: ...
 
 
 class WorkerMixin:
@@ -84,6 +87,8 @@ class WorkerMixin:
         reap_every = max(1, int(2.0 / self.poll_interval))
         check_every = max(1, int(1.0 / self.poll_interval))
         rounds = 0
+        polling = Backoff("polling the database for due runs")
+        reaping = Backoff("looking for leases of dead workers")
         while True:
             if rounds % check_every == 0:
                 try:
@@ -91,15 +96,28 @@ class WorkerMixin:
                 except StoreError as exc:
                     self._stop_worker(exc)
                     return
-            try:
-                if rounds % reap_every == 0:
+            if rounds % reap_every == 0:
+                try:
                     await self._reap_dead_owners()
-                rounds += 1
+                except Exception as exc:
+                    if self._broken(exc):
+                        return
+                    reaping.failed(exc)
+                else:
+                    if reaping.failures:
+                        reaping.succeeded()
+            rounds += 1
+            try:
                 claimed = await self._claim_some()
                 await self._read_inbox()
-            except Exception:
-                log.exception("wf: worker poll failed")
-                claimed = 0
+            except Exception as exc:
+                if self._broken(exc):
+                    return
+                # Not sooner than the next poll would have been.
+                await asyncio.sleep(max(polling.failed(exc), self.poll_interval))
+                continue
+            if polling.failures:
+                polling.succeeded()
             if claimed and len(self._runs) < self.concurrency:
                 await asyncio.sleep(0)
                 continue
@@ -200,13 +218,27 @@ class WorkerMixin:
             f" {type(cause).__name__}: {cause}"
         )
 
+    def _broken(self: _Engine, exc: Exception) -> bool:
+        """Whether ``exc`` says the database cannot be written at all (read-only, full,
+        not a database any more): then the worker has stopped."""
+        fault = self.store.classify(exc)
+        if fault.kind != BROKEN:
+            return False
+        self._stop_worker(StoreError(fault.message))
+        return True
+
     def _stop_worker(self: _Engine, exc: StoreError) -> None:
-        """Stop working on a database file that was removed or replaced: nothing more
-        is claimed, renewed or committed, and runs in memory are dropped (their
-        steps are cancelled); ``wait_stopped`` raises ``exc``."""
+        """Stop working on a database this worker cannot use any more (its file was
+        removed or replaced, it became read-only or full): nothing more is claimed,
+        renewed or committed, and runs in memory are dropped (their steps are
+        cancelled); ``wait_stopped`` raises ``exc``."""
+        if self.failure is not None:
+            return
         self.failure = exc
+        self._shut = True
+        current = asyncio.current_task()
         for task in self._tasks:
-            if task.get_name() == "wf-heartbeat":
+            if task is not current:
                 task.cancel()
         for live in list(self._runs.values()):
             self._forget(live)
@@ -293,19 +325,27 @@ class WorkerMixin:
 
     async def _heartbeat(self: _Engine) -> None:
         margin = min(1.0, self.lease / 4)
+        every = self.lease / 3
+        renewing = Backoff("renewing this worker's leases", cap=every)
         while True:
             try:
                 renewed_at = time.time()
                 held = set(await self.store.renew(self.worker_id, renewed_at, self.lease))
-                # After a stall, another worker may have taken runs we still hold in
-                # memory: drop them before trusting our leases again.
-                for run_id in [r for r in self._runs if r not in held]:
-                    log.warning("wf: run %s was taken over by another worker", run_id)
-                    self._forget(self._runs.pop(run_id))
-                self._leases_safe_until = renewed_at + self.lease - margin
-            except Exception:
-                log.exception("wf: lease renewal failed")
-            await asyncio.sleep(self.lease / 3)
+            except Exception as exc:
+                if self._broken(exc):
+                    return
+                # Sooner than the next beat: the leases run out meanwhile.
+                await asyncio.sleep(renewing.failed(exc))
+                continue
+            if renewing.failures:
+                renewing.succeeded()
+            # After a stall, another worker may have taken runs we still hold in
+            # memory: drop them before trusting our leases again.
+            for run_id in [r for r in self._runs if r not in held]:
+                log.warning("wf: run %s was taken over by another worker", run_id)
+                self._forget(self._runs.pop(run_id))
+            self._leases_safe_until = renewed_at + self.lease - margin
+            await asyncio.sleep(every)
 
     async def _reap_dead_owners(self: _Engine) -> None:
         """Expire leases held by worker processes of this host that no longer exist."""

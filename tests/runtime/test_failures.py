@@ -1,0 +1,432 @@
+"""Failures of the database under a running engine, made real on real SQLite files: a
+lock held longer than SQLite waits, writes the database refuses for one run, a database
+that is or becomes read-only. What a user relies on: nothing committed is lost, a run
+the database refuses fails alone, a database that cannot be written stops the worker
+with one error, and the log says each thing once, not on every retry."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import wf
+from flows import faults
+from wf.runtime._events import STEP_COMPLETED, STEP_SCHEDULED
+from wf.runtime._faults import BROKEN, REFUSED, TRANSIENT, Backoff
+from wf.runtime._sqlite import sqlite_fault
+from wf.runtime._store import Commit, RunUpdate
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def reset_flows() -> Iterator[None]:
+    faults.CALLS.clear()
+    faults.GATE = None
+    yield
+    faults.GATE = None
+
+
+def wf_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """What wf logged at WARNING or above."""
+    return [r for r in caplog.records if r.name == "wf" and r.levelno >= logging.WARNING]
+
+
+def db_path(db_url: str) -> str:
+    return db_url[len("sqlite:///") :]
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached in time")
+
+
+async def kinds(run: wf.Run[object]) -> list[str]:
+    return [event.kind async for event in run.events()]
+
+
+# -- a lock held by another connection ---------------------------------------------------
+
+
+async def test_a_lock_held_longer_than_sqlite_waits_delays_commits_without_losing_them(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="wf")
+    engine = wf.Engine(db_url, poll_interval=0.05)
+    # SQLite waits this long for a lock before it reports the database locked (10 s by
+    # default, which would only make this test slow).
+    engine.store.busy_timeout = 0.05  # type: ignore[attr-defined]
+    locker = sqlite3.connect(db_path(db_url), isolation_level=None)
+    try:
+        async with engine:
+            await asyncio.sleep(0.05)  # the worker's first poll and lease renewal are done
+            runs = [await engine.start(faults.paced, f"r{i}", 5, 0.05) for i in range(10)]
+            await until(lambda: sum(faults.CALLS.values()) >= 10)
+            locker.execute("BEGIN EXCLUSIVE")  # another process writes, for 1.5 s
+            await asyncio.sleep(1.5)
+            locker.execute("COMMIT")
+            results = [await run.result(timeout=30) for run in runs]
+    finally:
+        locker.close()
+    assert results == [0 + 1 + 2 + 3 + 4] * 10
+    assert {f"r{i}": 5 for i in range(10)} == faults.CALLS  # each step ran once
+    records = wf_records(caplog)
+    messages = [r.getMessage() for r in records]
+    # The first failure, with its traceback; then one line when commits work again.
+    assert "committing to the database failed; trying again with back-off" in messages[0]
+    assert "database" in messages[0] and "locked" in messages[0]
+    assert records[0].exc_info is not None
+    assert any("committing to the database works again after" in m for m in messages)
+    assert len(records) <= 4, messages  # not a line per attempt
+
+
+async def test_a_worker_polling_a_locked_database_backs_off_and_logs_once(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="wf")
+    soon = datetime.now(UTC) + timedelta(seconds=0.3)
+    async with wf.Engine(db_url, worker=False) as starter:
+        later = await starter.start(faults.paced, "later", 1, 0.0, start_at=soon)
+    engine = wf.Engine(db_url, poll_interval=0.02)
+    engine.store.busy_timeout = 0.02  # type: ignore[attr-defined]
+    locker = sqlite3.connect(db_path(db_url), isolation_level=None)
+    try:
+        async with engine:
+            await asyncio.sleep(0.05)  # the first lease renewal is done
+            locker.execute("BEGIN EXCLUSIVE")
+            await asyncio.sleep(1.3)  # once the run is due, a poll's claim meets the lock
+            locker.execute("COMMIT")
+            assert await engine.get_run(later.id).result(timeout=30) == 0
+    finally:
+        locker.close()
+    messages = [r.getMessage() for r in wf_records(caplog)]
+    assert "polling the database for due runs failed" in messages[0]
+    assert any("polling the database for due runs works again" in m for m in messages)
+    assert len(messages) <= 4, messages
+
+
+# -- writes the database refuses for one run -----------------------------------------------
+
+
+async def test_a_run_whose_writes_the_database_refuses_fails_alone(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="wf")
+    faults.GATE = asyncio.Event()
+    admin = sqlite3.connect(db_path(db_url), isolation_level=None)
+    try:
+        async with wf.Engine(db_url, poll_interval=0.05) as engine:
+            # A rule of the database (a trigger another application added) refuses the
+            # results of one run's steps.
+            admin.execute(
+                "CREATE TRIGGER refuse_poison BEFORE INSERT ON events"
+                " WHEN NEW.run_id = 'poison' AND NEW.kind = 'step_completed'"
+                " BEGIN SELECT RAISE(ABORT, 'no step results for run poison'); END"
+            )
+            keys = ("a", "poison", "b", "c")
+            runs = {key: await engine.start(faults.gated, key, 3, run_id=key) for key in keys}
+            await until(lambda: len(faults.CALLS) == len(keys))  # each at its first step
+            faults.GATE.set()  # four step results in one group commit
+            for key in ("a", "b", "c"):
+                assert await runs[key].result(timeout=10) == 0 + 1 + 2
+            with pytest.raises(wf.RunFailedError) as failed:
+                await runs["poison"].result(timeout=10)
+            assert failed.value.error_type.endswith("StoreError")
+            assert "the database refused to record its progress" in failed.value.error_message
+            assert "no step results for run poison" in failed.value.error_message
+            assert await runs["poison"].status() == "failed"
+            # Its log stops before the refused result: nothing of it was half written.
+            assert await kinds(runs["poison"]) == ["run_started", STEP_SCHEDULED]
+            errors = [r.getMessage() for r in wf_records(caplog)]
+            assert len(errors) == 1 and "run poison failed" in errors[0], errors
+
+            # Once the database accepts its writes, the run is retried from its log.
+            admin.execute("DROP TRIGGER refuse_poison")
+            await runs["poison"].retry()
+            assert await runs["poison"].result(timeout=10) == 0 + 1 + 2
+    finally:
+        admin.close()
+    assert faults.CALLS == {"a": 3, "b": 3, "c": 3, "poison": 4}  # its first step, twice
+
+
+async def test_a_run_whose_next_log_entry_exists_already_fails_alone(db_url: str) -> None:
+    faults.GATE = asyncio.Event()
+    other = sqlite3.connect(db_path(db_url), isolation_level=None)
+    try:
+        async with wf.Engine(db_url, poll_interval=0.05) as engine:
+            clash = await engine.start(faults.gated, "clash", 2, run_id="clash")
+            fine = await engine.start(faults.gated, "fine", 2, run_id="fine")
+            await until(lambda: len(faults.CALLS) == 2)
+            # Another writer (a second worker that believes it holds the run) logged the
+            # entry this worker is about to write, under the same sequence number.
+            (last,) = other.execute("SELECT max(seq) FROM events WHERE run_id = 'clash'").fetchone()
+            other.execute(
+                "INSERT INTO events VALUES ('clash', ?, 'step_completed', 0, 'x', '0', 0)",
+                (last + 1,),
+            )
+            faults.GATE.set()
+            assert await fine.result(timeout=10) == 1
+            with pytest.raises(wf.RunFailedError, match="UNIQUE constraint failed"):
+                await clash.result(timeout=10)
+    finally:
+        other.close()
+
+
+async def test_a_run_whose_failure_cannot_be_recorded_either_is_given_up_once(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="wf")
+    faults.GATE = asyncio.Event()
+    admin = sqlite3.connect(db_path(db_url), isolation_level=None)
+    try:
+        async with wf.Engine(db_url, poll_interval=0.05) as engine:
+            stuck = await engine.start(faults.gated, "stuck", 2, run_id="stuck")
+            other = await engine.start(faults.gated, "other", 2, run_id="other")
+            await until(lambda: len(faults.CALLS) == 2)
+            # Its log is refused, and so is recording that it failed.
+            admin.execute(
+                "CREATE TRIGGER refuse_events BEFORE INSERT ON events WHEN NEW.run_id = 'stuck'"
+                " BEGIN SELECT RAISE(ABORT, 'not this run'); END"
+            )
+            admin.execute(
+                "CREATE TRIGGER refuse_failure BEFORE UPDATE OF status ON runs"
+                " WHEN NEW.run_id = 'stuck' AND NEW.status = 'failed'"
+                " BEGIN SELECT RAISE(ABORT, 'not this run'); END"
+            )
+            faults.GATE.set()
+            assert await other.result(timeout=10) == 1
+            await until(lambda: len(wf_records(caplog)) >= 2)
+            await asyncio.sleep(0.3)  # nothing more is tried, or logged
+            assert not engine.holds(stuck.id)
+    finally:
+        admin.close()
+    messages = [r.getMessage() for r in wf_records(caplog)]
+    assert len(messages) == 2, messages
+    assert "run stuck failed: the database refused to record its progress" in messages[0]
+    assert "refused to record that run stuck failed" in messages[1]
+
+
+# -- a database that is or becomes read-only ---------------------------------------------
+
+
+async def test_a_database_that_becomes_read_only_stops_the_worker_with_one_error(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="wf")
+    faults.GATE = asyncio.Event()
+    async with wf.Engine(db_url, poll_interval=0.02) as engine:
+        await asyncio.sleep(0.05)  # the worker's first poll and lease renewal are done
+        stopped = asyncio.ensure_future(engine.wait_stopped())
+        runs = [await engine.start(faults.gated, f"r{i}", 2) for i in range(3)]
+        await until(lambda: len(faults.CALLS) == 3)
+        # The database refuses every write from now on, as a read-only file does
+        # (this connection only: SQLite's query_only, the same error as a read-only file).
+        engine.store.conn.execute("PRAGMA query_only = 1")  # type: ignore[attr-defined]
+        faults.GATE.set()  # three results to commit
+        with pytest.raises(wf.StoreError, match="it is read-only") as raised:
+            await asyncio.wait_for(stopped, 10)
+        assert engine.failure is raised.value
+        assert not engine.holds(runs[0].id)
+        await asyncio.sleep(0.3)
+        # Reading still works; the runs wait, as recorded, for a worker that can write.
+        assert [await run.status() for run in runs] == ["running"] * 3
+    assert wf_records(caplog) == []  # the error went to wait_stopped, and nowhere else
+
+
+async def test_an_idle_worker_whose_database_becomes_read_only_stops(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="wf")
+    async with wf.Engine(db_url, poll_interval=0.02, lease=0.6) as engine:
+        await asyncio.sleep(0.05)  # the worker's first poll and lease renewal are done
+        engine.store.conn.execute("PRAGMA query_only = 1")  # type: ignore[attr-defined]
+        # The next lease renewal (every lease / 3) meets it.
+        with pytest.raises(wf.StoreError, match="it is read-only"):
+            await asyncio.wait_for(engine.wait_stopped(), 5)
+    assert wf_records(caplog) == []
+
+
+async def test_a_stopped_worker_does_not_take_new_runs_into_memory(db_url: str) -> None:
+    async with wf.Engine(db_url, poll_interval=0.02, lease=0.6) as engine:
+        engine.store.conn.execute("PRAGMA query_only = 1")  # type: ignore[attr-defined]
+        with pytest.raises(wf.StoreError):
+            await asyncio.wait_for(engine.wait_stopped(), 5)
+        engine.store.conn.execute("PRAGMA query_only = 0")  # type: ignore[attr-defined]
+        run = await engine.start(faults.paced, "late", 1, 0.0)
+        assert not engine.holds(run.id)
+        assert await run.status() == "pending"  # for a worker that runs
+
+
+@pytest.fixture(scope="module")
+def unprivileged() -> list[str]:
+    """A command prefix under which file permissions hold (as in tests/cli/test_environment:
+    root runs the command in a new user namespace, where a mode of 0o444 refuses writes)."""
+    if os.geteuid() != 0:
+        return []
+    unshare = shutil.which("unshare")
+    if unshare is None or subprocess.run([unshare, "--user", "true"]).returncode != 0:
+        pytest.skip("running as root without `unshare --user`: permissions cannot be tested")
+    return [unshare, "--user"]
+
+
+_WORKER = textwrap.dedent(
+    """
+    import asyncio, logging, sys
+    import wf
+
+    logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(message)s")
+
+    async def main():
+        async with wf.Engine(sys.argv[1], poll_interval=0.02) as engine:
+            try:
+                await asyncio.wait_for(engine.wait_stopped(), 10)
+            except wf.StoreError as exc:
+                print("stopped:", exc)
+            print("runs:", [(r.run_id, r.status) for r in await engine.store.list_runs()])
+
+    asyncio.run(main())
+    """
+)
+
+
+async def test_a_python_worker_on_a_read_only_database_stops_with_one_error(
+    db_url: str, unprivileged: list[str]
+) -> None:
+    async with wf.Engine(db_url, worker=False) as engine:
+        await engine.start(faults.paced, "due", 1, 0.0, run_id="due")  # a poll would claim it
+    path = Path(db_path(db_url))
+    path.chmod(0o444)
+    try:
+        done = subprocess.run(
+            [*unprivileged, sys.executable, "-c", _WORKER, db_url],
+            cwd=path.parent,
+            env={**os.environ, "PYTHONPATH": str(REPO)},  # this checkout's wf
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        path.chmod(0o644)
+    assert done.returncode == 0, done.stderr
+    problem = (
+        f"cannot write to the database {path}: it is read-only for this user (wf"
+        " writes to the file and creates its -wal and -shm files beside it: the file and"
+        " its directory must be writable)"
+    )
+    # It stopped at its first lease renewal, before anyone waited for it, so it also said
+    # so in the log: once, without a traceback, and nothing per poll.
+    assert done.stderr == f"ERROR wf: the worker stopped: {problem}\n"
+    stopped, runs = done.stdout.splitlines()
+    assert stopped == f"stopped: {problem}"
+    assert runs == "runs: [('due', 'pending')]"
+
+
+# -- the pieces ------------------------------------------------------------------------------
+
+
+def _error(code: int) -> sqlite3.Error:
+    exc = sqlite3.OperationalError("error")
+    exc.sqlite_errorcode = code  # type: ignore[attr-defined]
+    return exc
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [
+        (sqlite3.SQLITE_BUSY, TRANSIENT),
+        (sqlite3.SQLITE_BUSY_SNAPSHOT, TRANSIENT),
+        (sqlite3.SQLITE_LOCKED, TRANSIENT),
+        (sqlite3.SQLITE_IOERR_SHORT_READ, TRANSIENT),
+        (sqlite3.SQLITE_READONLY, BROKEN),
+        (sqlite3.SQLITE_READONLY_DBMOVED, BROKEN),
+        (sqlite3.SQLITE_FULL, BROKEN),
+        (sqlite3.SQLITE_NOTADB, BROKEN),
+        (sqlite3.SQLITE_CORRUPT, BROKEN),
+        (sqlite3.SQLITE_ERROR, BROKEN),  # SQL the schema does not answer: a table gone
+        (sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, REFUSED),
+        (sqlite3.SQLITE_CONSTRAINT_TRIGGER, REFUSED),
+        (sqlite3.SQLITE_TOOBIG, REFUSED),
+        (sqlite3.SQLITE_MISMATCH, REFUSED),
+    ],
+)
+def test_sqlite_errors_are_transient_broken_or_refusals(code: int, kind: str) -> None:
+    assert sqlite_fault(_error(code), "/d/wf.db").kind == kind
+
+
+def test_errors_raised_before_sqlite_runs_a_statement_are_refusals() -> None:
+    assert sqlite_fault(OverflowError("Python int too large to convert")).kind == REFUSED
+    assert sqlite_fault(sqlite3.ProgrammingError("Error binding parameter 1")).kind == REFUSED
+    assert sqlite_fault(wf.StoreError("the store is not open")).kind == BROKEN
+
+
+def test_a_commit_splits_by_the_run_each_write_belongs_to() -> None:
+    commit = Commit(
+        events=[
+            ("a", 1, STEP_COMPLETED, 0, "s", None, 0.0),
+            ("b", 1, STEP_COMPLETED, 0, "s", None, 0.0),
+        ],
+        updates=[RunUpdate("b", status="completed")],
+        consumed=[7, 8, 9],
+        children=[("kid", "m:w", "{}", "a", 0.0, 2)],
+        watches=[("x", "b", 3)],
+        hooks=[("tok", "a", 4)],
+        hook_types={"tok": "m:T"},
+        webhooks={"tok": "{}"},
+    )
+    parts = commit.by_run({7: "b", 8: "a"})  # item 9 was consumed already
+    assert list(parts) == ["a", "b"]
+    a, b = parts["a"], parts["b"]
+    assert (a.events, a.children, a.hooks, a.consumed) == (
+        [commit.events[0]],
+        commit.children,
+        commit.hooks,
+        [8],
+    )
+    assert (a.hook_types, a.webhooks, a.updates, a.watches) == (
+        {"tok": "m:T"},
+        {"tok": "{}"},
+        [],
+        [],
+    )
+    assert (b.events, b.updates, b.watches, b.consumed, b.hooks) == (
+        [commit.events[1]],
+        commit.updates,
+        commit.watches,
+        [7],
+        [],
+    )
+
+
+def test_backoff_doubles_with_jitter_up_to_its_cap_and_logs_each_streak_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="wf")
+    backoff = Backoff("doing it", first=0.1, cap=1.0, every=5)
+    delays = [backoff.failed(OSError("no")) for _ in range(12)]
+    for n, delay in enumerate(delays):
+        step = min(1.0, 0.1 * 2**n)
+        assert step / 2 <= delay <= step
+    backoff.succeeded()
+    backoff.succeeded()  # nothing to say: it worked already
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[0] == "wf: doing it failed; trying again with back-off: OSError: no"
+    assert caplog.records[0].exc_info is not None
+    assert messages[1].startswith("wf: doing it still failing (5 attempts over ")
+    assert messages[2].startswith("wf: doing it still failing (10 attempts over ")
+    assert messages[3].startswith("wf: doing it works again after 12 failed attempts (")
+    assert len(messages) == 4
+    assert backoff.failures == 0
