@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -276,6 +277,25 @@ def test_a_worker_whose_database_file_is_replaced_stops_with_one_line(project: P
     assert f"{path} was replaced" in lines[0]
     # Nothing was written into the file that took its place.
     assert with_engine(project.db, lambda engine: engine.store.list_runs()) == []
+
+
+def test_a_worker_whose_database_another_program_changed_stops_with_one_line(
+    project: Project,
+) -> None:
+    path = project.path / "wf.db"
+    worker = _wf(project.path, "worker", "--db", project.db)
+    _started(worker)
+    with sqlite3.connect(path) as other:
+        other.execute("DROP TABLE inbox")  # the next poll reads it
+    _out, err = _done(worker, timeout=30)
+    assert worker.returncode == 2, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0] == (
+        f"wf worker: cannot use the database: the database {path} refused wf's SQL (no such"
+        " table: inbox); its tables may have been changed by another program"
+    )
 
 
 def test_worker_refuses_a_lease_it_cannot_keep(project: Project) -> None:

@@ -22,7 +22,7 @@ import pytest
 
 import wf
 from flows import faults
-from wf.runtime._events import STEP_COMPLETED, STEP_SCHEDULED
+from wf.runtime._events import STEP_COMPLETED, STEP_SCHEDULED, Event
 from wf.runtime._faults import BROKEN, REFUSED, TRANSIENT, Backoff
 from wf.runtime._sqlite import sqlite_fault
 from wf.runtime._store import Commit, RunUpdate
@@ -117,6 +117,49 @@ async def test_a_worker_polling_a_locked_database_backs_off_and_logs_once(
     assert "polling the database for due runs failed" in messages[0]
     assert any("polling the database for due runs works again" in m for m in messages)
     assert len(messages) <= 4, messages
+
+
+def locked_error(path: str) -> sqlite3.OperationalError:
+    """The error SQLite raises for a database another connection holds locked."""
+    holder = sqlite3.connect(path, isolation_level=None)
+    other = sqlite3.connect(path, isolation_level=None, timeout=0)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        other.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        return exc
+    finally:
+        holder.close()
+        other.close()
+    raise AssertionError("the database was not locked")
+
+
+async def test_a_claimed_run_whose_log_cannot_be_read_for_a_moment_is_not_failed(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="wf")
+    async with wf.Engine(db_url, worker=False) as starter:
+        run = await starter.start(faults.paced, "later", 2, 0.0)
+    error = locked_error(db_path(db_url))
+    assert error.sqlite_errorcode == sqlite3.SQLITE_BUSY
+    engine = wf.Engine(db_url, poll_interval=0.02)
+    real = engine.store.load_events
+    failures: list[str] = []
+
+    async def load_events(run_id: str, after: int = -1) -> list[Event]:
+        if not failures:  # the read after the claim meets a lock, once
+            failures.append(run_id)
+            raise error
+        return await real(run_id, after)
+
+    engine.store.load_events = load_events  # type: ignore[method-assign]
+    async with engine:
+        assert await engine.get_run(run.id).result(timeout=10) == 1
+    assert failures == [run.id]
+    messages = [r.getMessage() for r in wf_records(caplog)]
+    assert "polling the database for due runs failed" in messages[0]
+    assert "works again" in messages[1]
+    assert len(messages) == 2, messages
 
 
 # -- writes the database refuses for one run -----------------------------------------------

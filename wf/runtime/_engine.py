@@ -351,20 +351,9 @@ class EngineCore(WorkerMixin):
             if live is not None:
                 self._fail_run(live, error)
             else:
-                # It had ended (its end was among the refused writes): record the failure.
+                # It had left memory (its end or eviction was among the refused writes).
                 log.error("wf: %s", error)
-                self._commit.updates.append(
-                    RunUpdate(
-                        run_id,
-                        status="failed",
-                        error=_serde.dumps(_serde.encode_exception(error)),
-                        set_wake=True,
-                        wake_at=None,
-                        release=True,
-                    )
-                )
-                self._kick()
-                self._after.append(functools.partial(self._notify, run_id))
+                self._record_failure(run_id, error)
         self._refusing = set(refused) - self._refusing
 
     async def _flusher(self) -> None:
@@ -738,18 +727,22 @@ class EngineCore(WorkerMixin):
 
     def _fail_run(self, live: Live, exc: BaseException) -> None:
         """End a run as failed without writing to its log."""
-        ctx = live.ctx
-        error = _serde.dumps(_serde.encode_exception(exc))
         log.error("wf: %s", exc)
+        self._record_failure(live.ctx.run_id, exc)
+        self._runs.pop(live.ctx.run_id, None)
+        self._forget(live)
+
+    def _record_failure(self, run_id: str, exc: BaseException) -> None:
+        """Commit that the run failed with ``exc`` (its row only, not its log), release it
+        and tell whoever waits for it."""
+        error = _serde.dumps(_serde.encode_exception(exc))
         self._commit.updates.append(
             RunUpdate(
-                ctx.run_id, status="failed", error=error, set_wake=True, wake_at=None, release=True
+                run_id, status="failed", error=error, set_wake=True, wake_at=None, release=True
             )
         )
         self._kick()
-        self._after.append(functools.partial(self._notify, ctx.run_id))
-        self._runs.pop(ctx.run_id, None)
-        self._forget(live)
+        self._after.append(functools.partial(self._notify, run_id))
 
     def _maybe_evict(self, live: Live) -> None:
         if live.steps or live.undelivered or live.dropped or live.resuming or live.registering:

@@ -230,6 +230,13 @@ def sqlite_fault(exc: Exception, path: str | None = None) -> Fault:
     primary = code & 0xFF
     if primary in _TRANSIENT_CODES:
         return Fault(TRANSIENT, sqlite_problem(exc, path))  # type: ignore[arg-type]
+    if primary == sqlite3.SQLITE_ERROR:
+        where = f"the database {path}" if path else "the database"
+        return Fault(
+            BROKEN,
+            f"{where} refused wf's SQL ({exc}); its tables may have been changed by another"
+            " program",
+        )
     if primary in _BROKEN_CODES:
         return Fault(BROKEN, sqlite_problem(exc, path))  # type: ignore[arg-type]
     return Fault(REFUSED, f"{type(exc).__name__}: {exc}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
 import time
@@ -27,7 +26,7 @@ from wf.runtime._events import (
     RUN_STARTED,
     Event,
 )
-from wf.runtime._faults import BROKEN, Backoff
+from wf.runtime._faults import BROKEN, REFUSED, Backoff
 from wf.runtime._live import Live
 from wf.runtime._store import Commit, RunRecord, RunUpdate, Store, local_owner_gone
 
@@ -61,6 +60,7 @@ class _Engine(Protocol):
 
     def _activate(self, record: RunRecord, events: list[Event]) -> None: ...
     def _forget(self, live: Live) -> None: ...
+    def _record_failure(self, run_id: str, exc: BaseException) -> None: ...
     def _notify(self, run_id: str) -> None: ...
     def _kick(self) -> None: ...
     def _maybe_evict(self, live: Live) -> None: ...
@@ -136,21 +136,38 @@ class WorkerMixin:
         records = await self.store.claim(self.worker_id, free, now, self.lease, self._excluded(now))
         if not records:
             return 0
+        failed: Exception | None = None
         for record in records:
             if record.run_id in self._runs:
                 continue
-            try:
-                events = await self.store.load_events(record.run_id)
-            except Exception as exc:
-                await self._cannot_resume(record.run_id, exc)
-                continue
-            await self._resume(record, events)
-        await self._read_inbox()
-        for record in records:
-            live = self._runs.get(record.run_id)
-            if live is not None and live.resuming:
-                live.resuming = False
-                self._maybe_evict(live)
+            if failed is None:
+                try:
+                    events = await self.store.load_events(record.run_id)
+                except Exception as exc:
+                    if self.store.classify(exc).kind == REFUSED:
+                        await self._cannot_resume(record.run_id, exc)  # its log is unreadable
+                        continue
+                    failed = exc  # the database failed, not the run
+                else:
+                    await self._resume(record, events)
+                    continue
+            # Given back, for a later poll or another worker: held by no one in memory,
+            # its lease would be renewed forever.
+            self._commit.updates.append(RunUpdate(record.run_id, status="pending", release=True))
+            self._kick()
+        try:
+            if failed is None:
+                await self._read_inbox()
+        finally:
+            # An inbox not read now is read by the next poll; a run evicted meanwhile is
+            # woken again by what waits in its inbox.
+            for record in records:
+                live = self._runs.get(record.run_id)
+                if live is not None and live.resuming:
+                    live.resuming = False
+                    self._maybe_evict(live)
+        if failed is not None:
+            raise failed
         return len(records)
 
     async def _resume(self: _Engine, record: RunRecord, events: list[Event]) -> None:
@@ -162,16 +179,13 @@ class WorkerMixin:
 
     async def _cannot_resume(self: _Engine, run_id: str, exc: Exception) -> None:
         # Its code or its log cannot be used (module gone, corrupt input): failing it
-        # says so, instead of handing it from worker to worker forever.
+        # says so, instead of handing it from worker to worker forever. Recorded by the
+        # group commit, which retries it if the database fails meanwhile.
         log.exception("wf: cannot resume run %s", run_id)
         live = self._runs.pop(run_id, None)
         if live is not None:
             self._forget(live)
-        await self.store.fail_run(
-            run_id, self.worker_id, _serde.dumps(_serde.encode_exception(exc))
-        )
-        self._after.append(functools.partial(self._notify, run_id))
-        self._kick()
+        self._record_failure(run_id, exc)
 
     def _leave(self: _Engine, record: RunRecord, reason: str) -> None:
         """Give a claimed run back for a worker that can execute it, with ``reason`` as
