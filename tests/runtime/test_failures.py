@@ -62,17 +62,45 @@ async def kinds(run: wf.Run[object]) -> list[str]:
 # -- a lock held by another connection ---------------------------------------------------
 
 
+class AwaitedCommits:
+    """The SQLite store seen as a store whose commits must be awaited (as a network
+    database's are): without ``commit_sync`` the engine commits from its flusher task."""
+
+    def __init__(self, store: object) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> object:
+        if name == "commit_sync":
+            raise AttributeError(name)
+        return getattr(self._store, name)
+
+
+def engine_on(
+    db_url: str, commits: str, *, busy_timeout: float | None = None, **options: object
+) -> wf.Engine:
+    """An engine whose group commit is a loop callback (``sync``, SQLite's way) or the
+    flusher task awaiting the store (``awaited``). ``busy_timeout``: how long SQLite
+    waits for a lock before it reports the database locked (10 s by default, which
+    would only make a test slow)."""
+    engine = wf.Engine(db_url, **options)  # type: ignore[arg-type]
+    if busy_timeout is not None:
+        engine.store.busy_timeout = busy_timeout  # type: ignore[attr-defined]
+    if commits == "awaited":
+        engine.store = AwaitedCommits(engine.store)  # type: ignore[assignment]
+    return engine
+
+
+@pytest.mark.parametrize("commits", ["sync", "awaited"])
 async def test_a_lock_held_longer_than_sqlite_waits_delays_commits_without_losing_them(
-    db_url: str, caplog: pytest.LogCaptureFixture
+    db_url: str, caplog: pytest.LogCaptureFixture, commits: str
 ) -> None:
     caplog.set_level(logging.WARNING, logger="wf")
-    engine = wf.Engine(db_url, poll_interval=0.05)
-    # SQLite waits this long for a lock before it reports the database locked (10 s by
-    # default, which would only make this test slow).
-    engine.store.busy_timeout = 0.05  # type: ignore[attr-defined]
+    engine = engine_on(db_url, commits, busy_timeout=0.05, poll_interval=0.05)
     locker = sqlite3.connect(db_path(db_url), isolation_level=None)
     try:
         async with engine:
+            flusher = [t for t in engine._tasks if t.get_name() == "wf-flusher"]
+            assert len(flusher) == (commits == "awaited")
             await asyncio.sleep(0.05)  # the worker's first poll and lease renewal are done
             runs = [await engine.start(faults.paced, f"r{i}", 5, 0.05) for i in range(10)]
             await until(lambda: sum(faults.CALLS.values()) >= 10)
@@ -101,8 +129,7 @@ async def test_a_worker_polling_a_locked_database_backs_off_and_logs_once(
     soon = datetime.now(UTC) + timedelta(seconds=0.3)
     async with wf.Engine(db_url, worker=False) as starter:
         later = await starter.start(faults.paced, "later", 1, 0.0, start_at=soon)
-    engine = wf.Engine(db_url, poll_interval=0.02)
-    engine.store.busy_timeout = 0.02  # type: ignore[attr-defined]
+    engine = engine_on(db_url, "sync", busy_timeout=0.02, poll_interval=0.02)
     locker = sqlite3.connect(db_path(db_url), isolation_level=None)
     try:
         async with engine:
@@ -165,14 +192,15 @@ async def test_a_claimed_run_whose_log_cannot_be_read_for_a_moment_is_not_failed
 # -- writes the database refuses for one run -----------------------------------------------
 
 
+@pytest.mark.parametrize("commits", ["sync", "awaited"])
 async def test_a_run_whose_writes_the_database_refuses_fails_alone(
-    db_url: str, caplog: pytest.LogCaptureFixture
+    db_url: str, caplog: pytest.LogCaptureFixture, commits: str
 ) -> None:
     caplog.set_level(logging.WARNING, logger="wf")
     faults.GATE = asyncio.Event()
     admin = sqlite3.connect(db_path(db_url), isolation_level=None)
     try:
-        async with wf.Engine(db_url, poll_interval=0.05) as engine:
+        async with engine_on(db_url, commits, poll_interval=0.05) as engine:
             # A rule of the database (a trigger another application added) refuses the
             # results of one run's steps.
             admin.execute(
@@ -266,12 +294,13 @@ async def test_a_run_whose_failure_cannot_be_recorded_either_is_given_up_once(
 # -- a database that is or becomes read-only ---------------------------------------------
 
 
+@pytest.mark.parametrize("commits", ["sync", "awaited"])
 async def test_a_database_that_becomes_read_only_stops_the_worker_with_one_error(
-    db_url: str, caplog: pytest.LogCaptureFixture
+    db_url: str, caplog: pytest.LogCaptureFixture, commits: str
 ) -> None:
     caplog.set_level(logging.WARNING, logger="wf")
     faults.GATE = asyncio.Event()
-    async with wf.Engine(db_url, poll_interval=0.02) as engine:
+    async with engine_on(db_url, commits, poll_interval=0.02) as engine:
         await asyncio.sleep(0.05)  # the worker's first poll and lease renewal are done
         stopped = asyncio.ensure_future(engine.wait_stopped())
         runs = [await engine.start(faults.gated, f"r{i}", 2) for i in range(3)]
