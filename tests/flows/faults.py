@@ -41,3 +41,13 @@ async def gated(key: str, steps: int) -> int:
     for i in range(steps):
         total += await through_gate(key, i)
     return total
+
+
+async def bulky(size: int) -> str:
+    "use step"
+    return "x" * size
+
+
+async def writes_much(size: int) -> str:
+    "use workflow"
+    return await bulky(size)

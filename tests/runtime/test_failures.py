@@ -319,6 +319,25 @@ async def test_a_database_that_becomes_read_only_stops_the_worker_with_one_error
     assert wf_records(caplog) == []  # the error went to wait_stopped, and nowhere else
 
 
+async def test_a_full_database_stops_the_worker_with_one_error(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="wf")
+    async with wf.Engine(db_url, poll_interval=0.02) as engine:
+        await asyncio.sleep(0.05)  # the worker's first poll and lease renewal are done
+        stopped = asyncio.ensure_future(engine.wait_stopped())
+        conn = engine.store.conn  # type: ignore[attr-defined]
+        # No room for one more page, as on a full disk (SQLite reports the same error).
+        (pages,) = conn.execute("PRAGMA page_count").fetchone()
+        conn.execute(f"PRAGMA max_page_count = {pages}")
+        run = await engine.start(faults.writes_much, 1_000_000)
+        with pytest.raises(wf.StoreError, match="the disk is full"):
+            await asyncio.wait_for(stopped, 10)
+        conn.execute("PRAGMA max_page_count = 1073741823")
+        assert await run.status() == "running"  # its result was not written
+    assert wf_records(caplog) == []
+
+
 async def test_an_idle_worker_whose_database_becomes_read_only_stops(
     db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
