@@ -16,7 +16,7 @@ import pytest
 from wfcli_support import Project, invoke
 
 import wf.cli._runs
-from wf.runtime._sqlite import sqlite_problem
+from wf.store._sqlite import sqlite_problem
 
 
 @pytest.fixture(scope="module")

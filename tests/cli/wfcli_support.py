@@ -19,7 +19,7 @@ from typer.testing import CliRunner, Result
 import wf
 from wf.cli import _register, app
 from wf.runtime._events import Event
-from wf.runtime._store import RunRecord
+from wf.store._protocol import RunRecord
 
 # Placeholders are filled per test; LOG is where steps append one line per execution.
 FLOWS = """\

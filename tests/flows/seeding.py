@@ -7,8 +7,8 @@ SQL directly because no public API imports a foreign log (on purpose).
 from __future__ import annotations
 
 from wf.runtime._events import Event
-from wf.runtime._sqlite import SQLiteStore
-from wf.runtime._store import Store
+from wf.store._protocol import Store
+from wf.store._sqlite import SQLiteStore
 
 
 def seed_run(

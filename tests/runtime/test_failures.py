@@ -23,9 +23,9 @@ import pytest
 import wf
 from flows import faults
 from wf.runtime._events import STEP_COMPLETED, STEP_SCHEDULED, Event
-from wf.runtime._faults import BROKEN, REFUSED, TRANSIENT, Backoff
-from wf.runtime._sqlite import sqlite_fault
-from wf.runtime._store import Commit, RunUpdate
+from wf.store._faults import BROKEN, REFUSED, TRANSIENT, Backoff
+from wf.store._protocol import Commit, RunUpdate
+from wf.store._sqlite import sqlite_fault
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -18,8 +18,8 @@ import pytest
 
 import wf
 from wf.runtime._events import Event
-from wf.runtime._sqlite import SCHEMA_VERSION, SQLiteStore
-from wf.runtime._store import Commit, HookRecord, RunUpdate, open_store
+from wf.store._protocol import Commit, HookRecord, RunUpdate, open_store
+from wf.store._sqlite import SCHEMA_VERSION, SQLiteStore
 
 DATA = Path(__file__).parent / "data"
 T = 1_000_000.0

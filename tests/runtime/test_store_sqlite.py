@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from store_conformance import StoreConformance, T
 
 from wf._errors import StoreError
-from wf.runtime._sqlite import SQLiteStore
-from wf.runtime._store import Store, open_store
+from wf.store._protocol import Store, open_store
+from wf.store._sqlite import SQLiteStore
+from wf.store.conformance import StoreConformance, T
 
 
 @pytest.fixture

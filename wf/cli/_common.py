@@ -22,7 +22,7 @@ from wf._errors import StoreError
 from wf.cli import _app
 from wf.runtime._engine import DEFAULT_URL
 from wf.runtime._limits import NestingError, load_json, local_datetime
-from wf.runtime._sqlite import read_only_problem, sqlite_file, sqlite_problem
+from wf.store._sqlite import read_only_problem, sqlite_file, sqlite_problem
 
 __all__ = [
     "EXIT_FAILED",

@@ -43,7 +43,7 @@ from wf.runtime._kinds import is_compiled_step, is_workflow
 from wf.runtime._limits import check_run_id
 from wf.runtime._redact import redact_request
 from wf.runtime._registry import workflow_id_of
-from wf.runtime._store import FINISHED, RunRecord
+from wf.store._protocol import FINISHED, RunRecord
 
 __all__ = ["import_target", "print_outcome", "run_command", "to_json"]
 

@@ -45,8 +45,8 @@ from wf.cli._view import (
     value_text,
 )
 from wf.runtime._events import Event, RunStatus
-from wf.runtime._store import FINISHED, RunRecord
 from wf.runtime._views import events_json, run_json
+from wf.store._protocol import FINISHED, RunRecord
 
 __all__ = ["EXIT_NOT_FINISHED", "Status", "run_json", "runs_app"]
 

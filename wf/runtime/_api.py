@@ -30,8 +30,8 @@ from wf.runtime._events import Event
 from wf.runtime._limits import check_moment, check_run_id
 from wf.runtime._loop import current_loop
 from wf.runtime._registry import resolve, workflow_id_of
-from wf.runtime._store import FINISHED, RunRecord
 from wf.runtime._validate import coerce_payload, validate_input
+from wf.store._protocol import FINISHED, RunRecord
 
 __all__ = [
     "ChildRun",

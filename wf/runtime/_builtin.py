@@ -77,7 +77,7 @@ async def resume_hook(token: str, payload: Any) -> str:
 async def cancel_run(run_id: str) -> bool:
     """Built-in step: ask run ``run_id`` to stop. True if a cancellation was posted, False
     if the run had already ended (not an error: a parent cannot know that in advance)."""
-    from wf.runtime._store import FINISHED
+    from wf.store._protocol import FINISHED
 
     engine = _engine()
     await engine.open()

@@ -11,8 +11,8 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from wf.runtime._store import ACTIVE, FINISHED, RunRecord
 from wf.runtime._views import events_json, run_json
+from wf.store._protocol import ACTIVE, FINISHED, RunRecord
 
 __all__ = ["SHOWN_CHARS", "SHOWN_EVENTS", "run_page", "runs_page"]
 

@@ -54,12 +54,12 @@ from wf.runtime._events import (
     TIMER_FIRED,
     Event,
 )
-from wf.runtime._faults import BROKEN, Backoff
 from wf.runtime._live import Live, Resume, with_timeout
 from wf.runtime._metadata import step_metadata_var
 from wf.runtime._registry import StepSpec, resolve, resolve_step
-from wf.runtime._store import Commit, RunRecord, RunUpdate, Store, open_store
 from wf.runtime._worker import WorkerMixin
+from wf.store._faults import BROKEN, Backoff
+from wf.store._protocol import Commit, RunRecord, RunUpdate, Store, open_store
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_URL", "EngineCore", "current_engine_var"]
 

@@ -13,7 +13,7 @@ from typing import Any
 from wf.runtime._events import RUN_STARTED, Event
 from wf.runtime._limits import MAX_NESTING, local_datetime
 from wf.runtime._redact import is_request_type, redact_request
-from wf.runtime._store import RunRecord
+from wf.store._protocol import RunRecord
 
 __all__ = ["data_value", "events_json", "iso", "plain", "run_json", "start_value"]
 

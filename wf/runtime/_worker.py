@@ -26,9 +26,9 @@ from wf.runtime._events import (
     RUN_STARTED,
     Event,
 )
-from wf.runtime._faults import BROKEN, REFUSED, Backoff
 from wf.runtime._live import Live
-from wf.runtime._store import Commit, RunRecord, RunUpdate, Store, local_owner_gone
+from wf.store._faults import BROKEN, REFUSED, Backoff
+from wf.store._protocol import Commit, RunRecord, RunUpdate, Store, local_owner_gone
 
 __all__ = ["WorkerMixin"]
 

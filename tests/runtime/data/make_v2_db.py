@@ -14,8 +14,8 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from wf.runtime._sqlite import SCHEMA_VERSION
-from wf.runtime._store import Commit, RunUpdate, open_store
+from wf.store._protocol import Commit, RunUpdate, open_store
+from wf.store._sqlite import SCHEMA_VERSION
 
 HERE = Path(__file__).resolve().parent
 TARGET = HERE / "wf-schema-v2.db"

@@ -21,8 +21,8 @@ import time
 import pytest
 
 from wf.runtime._events import HOOK_CREATED, RUN_STARTED, STEP_COMPLETED, STEP_SCHEDULED, Event
-from wf.runtime._faults import REFUSED
-from wf.runtime._store import FINISHED, Commit, HookRecord, RunRecord, RunUpdate, Store
+from wf.store._faults import REFUSED
+from wf.store._protocol import FINISHED, Commit, HookRecord, RunRecord, RunUpdate, Store
 
 __all__ = ["StoreConformance"]
 

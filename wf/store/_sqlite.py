@@ -28,8 +28,8 @@ from wf.runtime._events import (
     STEP_RETRYING,
     Event,
 )
-from wf.runtime._faults import BROKEN, REFUSED, TRANSIENT, Fault
-from wf.runtime._store import (
+from wf.store._faults import BROKEN, REFUSED, TRANSIENT, Fault
+from wf.store._protocol import (
     ACTIVE,
     FINISHED,
     Commit,
@@ -182,7 +182,7 @@ def sqlite_problem(exc: sqlite3.Error, path: str | None = None) -> str:
 
 
 # What each SQLite result code (its primary part) means for the work (see
-# wf.runtime._faults). A lock held too long, an I/O error, a WAL lock race, memory or
+# wf.store._faults). A lock held too long, an I/O error, a WAL lock race, memory or
 # a schema change under a statement may pass; a read-only, full, unreadable or
 # foreign file, or SQL the schema does not answer (a table gone), stays as it is.
 _TRANSIENT_CODES = frozenset(

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from wf._errors import StoreError
 from wf.runtime._events import Event, RunStatus
-from wf.runtime._faults import Fault
+from wf.store._faults import Fault
 
 __all__ = [
     "ACTIVE",
@@ -177,7 +177,7 @@ class Store(Protocol):
 
     def classify(self, exc: Exception) -> Fault:
         """What an exception this store raised means for the work (see
-        ``wf.runtime._faults``): TRANSIENT (try again later), BROKEN (this database
+        ``wf.store._faults``): TRANSIENT (try again later), BROKEN (this database
         cannot be written: the worker stops) or REFUSED (these writes are refused)."""
         ...
 
@@ -298,7 +298,7 @@ def open_store(url: str, *, durability: str = "normal") -> Store:
     if durability not in ("normal", "full"):
         raise ValueError(f"durability must be 'normal' or 'full', not {durability!r}")
     if url.startswith("sqlite://"):
-        from wf.runtime._sqlite import SQLiteStore
+        from wf.store._sqlite import SQLiteStore
 
         return SQLiteStore(url, durability=durability)
     if url.startswith(("postgresql://", "postgres://")):
