@@ -12,7 +12,7 @@ import httpx
 
 import wf
 from flows import webhooks
-from wf.runtime._http import listen, serving
+from wf.web._app import listen, serving
 
 __all__ = ["Served", "serve_engine"]
 

@@ -10,7 +10,7 @@ from stored_rows import stored_run
 from web_support import Served
 
 from flows import webhooks
-from wf.runtime._dashboard import SHOWN_CHARS
+from wf.web._dashboard import SHOWN_CHARS
 
 
 async def test_the_dashboard_lists_runs_and_shows_a_run_with_its_events(served: Served) -> None:

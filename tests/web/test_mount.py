@@ -17,7 +17,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
 import wf
-from wf.runtime._http import listen, serving
+from wf.web._app import listen, serving
 
 FLOWS = """\
 import os

@@ -49,13 +49,13 @@ from wf import _names
 from wf._errors import HookNotFoundError, RunIdConflictError, RunNotFoundError, WorkflowError
 from wf.runtime import _serde
 from wf.runtime._api import Engine, check_start_options
-from wf.runtime._dashboard import run_page, runs_page
 from wf.runtime._events import Event
 from wf.runtime._limits import NestingError, load_json
 from wf.runtime._registry import workflow_id_of
 from wf.runtime._views import events_json, run_json
 from wf.runtime._webhooks import Request, answer_of, response_waiters
 from wf.store._protocol import ACTIVE, FINISHED, RunRecord
+from wf.web._dashboard import run_page, runs_page
 
 __all__ = ["DEFAULT_MAX_BODY", "DEFAULT_RESPONSE_TIMEOUT", "asgi_app", "listen", "serving"]
 
