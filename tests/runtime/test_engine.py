@@ -376,3 +376,19 @@ async def test_a_race_loser_keeps_running_after_the_run_completed(engine: wf.Eng
         2,
         "charged 7",
     ]
+
+
+async def test_list_runs_and_describe_read_runs_through_the_engine(engine: wf.Engine) -> None:
+    done = await engine.start(basic.sequential, 3, run_id="listed-1")
+    assert await done.result(timeout=10) == 3
+    record = await done.describe()
+    assert (record.run_id, record.status, record.workflow_id) == (
+        "listed-1",
+        "completed",
+        "flows.basic:sequential",
+    )
+    assert [r.run_id for r in await engine.list_runs(status="completed")] == ["listed-1"]
+    assert await engine.list_runs(status="failed") == []
+    assert [r.run_id for r in await engine.list_runs(workflow="sequential")] == ["listed-1"]
+    with pytest.raises(wf.RunNotFoundError):
+        await engine.get_run("nobody").describe()

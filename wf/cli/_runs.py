@@ -117,7 +117,7 @@ def list_command(
 
     async def main() -> list[RunRecord]:
         async with wf.Engine(db, worker=False) as engine:
-            return await engine.store.list_runs(
+            return await engine.list_runs(
                 status=None if status is None else status.value, workflow=workflow, limit=limit
             )
 
@@ -175,10 +175,12 @@ def show_command(
 
     async def main() -> tuple[RunRecord, list[Event]]:
         async with wf.Engine(db, worker=False) as engine:
-            record = await engine.store.get_run(run_id)
-            if record is None:
-                raise CliError(f"no run with id {run_id!r} in {engine.url}", EXIT_FAILED)
-            return record, await engine.store.load_events(run_id)
+            run = engine.get_run(run_id)
+            try:
+                record = await run.describe()
+            except wf.RunNotFoundError:
+                raise CliError(f"no run with id {run_id!r} in {engine.url}", EXIT_FAILED) from None
+            return record, [event async for event in run.events()]
 
     with cli_errors("runs show"):
         url = resolve_url(db)

@@ -31,6 +31,7 @@ from wf.runtime._limits import check_moment, check_run_id
 from wf.runtime._loop import current_loop
 from wf.runtime._registry import resolve, workflow_id_of
 from wf.runtime._validate import coerce_payload, validate_input
+from wf.runtime._webhooks import Request, answer_of
 from wf.store._protocol import FINISHED, RunRecord
 
 __all__ = [
@@ -153,6 +154,48 @@ class Engine(EngineCore):
     def get_run(self, run_id: str) -> Run[Any]:
         return Run(self, run_id)
 
+    # -- webhook requests (what the HTTP app asks of the engine) ---------------------
+
+    async def webhook_answer(self, token: str) -> dict[str, Any] | None:
+        """How the caller of webhook ``token`` is answered (``mode``, and for a static
+        answer the response), or None when no live run holds a webhook with it."""
+        await self.open()
+        info = await self.store.hook_info(token)
+        return None if info is None or info.webhook is None else answer_of(info.webhook)
+
+    async def deliver_webhook_request(self, request: Request) -> str | None:
+        """Queue ``request`` for the run holding its webhook; that run's id, or None
+        when no live run holds the token any more (nothing is written then)."""
+        await self.open()
+        run_id = await self.store.post_to_hook(request.token, _serde.dumps(request))
+        if run_id is not None:
+            self.poke()
+        return run_id
+
+    async def webhook_response(self, request_id: str) -> tuple[int, str, bytes] | None:
+        """The answer a step gave to webhook request ``request_id`` (status, headers as
+        JSON, body), taken as it is read; None while no step has answered."""
+        return await self.store.take_webhook_response(request_id)
+
+    async def forget_webhook_request(self, request_id: str) -> None:
+        """The caller of ``request_id`` stopped waiting: a later answer is not kept."""
+        await self.store.discard_webhook_response(request_id)
+
+    async def hook_held(self, token: str) -> bool:
+        """Whether a live run holds hook (or webhook) ``token``."""
+        return await self.store.hook_info(token) is not None
+
+    # -- reading runs ------------------------------------------------------------------
+
+    async def list_runs(
+        self, *, status: str | None = None, workflow: str | None = None, limit: int = 100
+    ) -> list[RunRecord]:
+        """The newest runs, newest first: all, or those with ``status`` (as it reads now:
+        a run whose worker is gone reads ``pending``) and of ``workflow`` (an id, or a
+        function name)."""
+        await self.open()
+        return await self.store.list_runs(status=status, workflow=workflow, limit=limit)
+
     async def resume_hook(self, token: str, payload: Any = None) -> str:
         """Deliver ``payload`` to the run holding hook ``token``; returns that run's id.
         Raises ``wf.HookNotFoundError`` when no live run holds the token."""
@@ -186,7 +229,7 @@ class Engine(EngineCore):
         if not isinstance(name, str) or not name:
             raise ValueError(f"a message name must be a non-empty string, not {name!r}")
         data = _serde.dumps(payload, where=f"message {name!r}", nesting_below=0)
-        record = await self.get_run(run_id)._record()
+        record = await self.get_run(run_id).describe()
         if record.status in FINISHED:
             raise WorkflowError(f"run {run_id} already ended ({record.status}); message not sent")
         await self.store.post(run_id, "message", name, data)
@@ -282,7 +325,9 @@ class Run(Generic[T]):
     def __repr__(self) -> str:
         return f"<wf.Run {self.id}>"
 
-    async def _record(self) -> RunRecord:
+    async def describe(self) -> RunRecord:
+        """The run's row as it reads now: status, input, result or error, times, lease.
+        Raises ``wf.RunNotFoundError`` for an unknown id."""
         await self._engine.open()
         record = await self._engine.store.get_run(self.id)
         if record is None:
@@ -291,7 +336,7 @@ class Run(Generic[T]):
 
     async def status(self) -> str:
         """One of pending, running, sleeping, waiting, completed, failed, cancelled."""
-        return (await self._record()).status
+        return (await self.describe()).status
 
     async def result(self, timeout: float | None = None) -> T:
         """Wait for the run to end and return its result.
@@ -305,7 +350,7 @@ class Run(Generic[T]):
         poll = 0.05
         while True:
             if not self._engine.holds(self.id):
-                record = await self._record()
+                record = await self.describe()
                 if record.status in FINISHED:
                     return _outcome(record)  # type: ignore[no-any-return]
             wait = poll
@@ -328,7 +373,7 @@ class Run(Generic[T]):
     async def cancel(self) -> None:
         """Ask the run to stop: its workflow sees ``asyncio.CancelledError`` at its next
         durable await, so ``try/finally`` compensation still runs."""
-        record = await self._record()
+        record = await self.describe()
         if record.status in FINISHED:
             raise WorkflowError(f"run {self.id} already ended ({record.status}); nothing to cancel")
         await self._engine.store.post(self.id, "cancel", None, None)
@@ -336,7 +381,7 @@ class Run(Generic[T]):
 
     async def events(self) -> AsyncIterator[Event]:
         """The run's log, oldest first."""
-        await self._record()
+        await self.describe()
         for event in await self._engine.store.load_events(self.id):
             yield event
 
@@ -373,6 +418,9 @@ class ChildRun(Run[T]):
 
     async def status(self) -> str:
         raise WorkflowError("a child run's status cannot be read from inside a workflow")
+
+    async def describe(self) -> RunRecord:
+        raise WorkflowError("a child run's row cannot be read from inside a workflow")
 
     async def cancel(self) -> None:
         """Ask the child to stop: a durable operation of the parent (a built-in step,
@@ -442,6 +490,9 @@ class WatchedRun(Run[T]):
 
     async def retry(self) -> None:
         raise WorkflowError("a run cannot be retried from inside a workflow")
+
+    async def describe(self) -> RunRecord:
+        raise WorkflowError("a run's row cannot be read from inside a workflow; use status()")
 
     async def events(self) -> AsyncIterator[Event]:
         raise WorkflowError("a run's log cannot be read from inside a workflow")

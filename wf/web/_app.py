@@ -47,13 +47,12 @@ from starlette.routing import Route
 
 from wf import _names
 from wf._errors import HookNotFoundError, RunIdConflictError, RunNotFoundError, WorkflowError
-from wf.runtime import _serde
 from wf.runtime._api import Engine, check_start_options
 from wf.runtime._events import Event
 from wf.runtime._limits import NestingError, load_json
 from wf.runtime._registry import workflow_id_of
 from wf.runtime._views import events_json, run_json
-from wf.runtime._webhooks import Request, answer_of, response_waiters
+from wf.runtime._webhooks import Request, response_waiters
 from wf.store._protocol import ACTIVE, FINISHED, RunRecord
 from wf.web._dashboard import run_page, runs_page
 
@@ -245,8 +244,8 @@ def asgi_app(
     async def webhook(request: HTTPRequest) -> Response:
         token = request.path_params["token"]
         eng = await server.engine()
-        info = await eng.store.hook_info(token)
-        if info is None or info.webhook is None:
+        answer = await eng.webhook_answer(token)
+        if answer is None:
             # A plain hook's token is not reachable over HTTP: no difference is shown.
             raise ApiError(404, "webhook_not_found", f"no live webhook has token {token!r}")
         body = await _read_body(request, server.max_body)
@@ -262,16 +261,14 @@ def asgi_app(
             headers=headers,
             body=body,
         )
-        answer = answer_of(info.webhook)
         waiter: asyncio.Future[None] | None = None
         if answer["mode"] == "manual":
             waiter = asyncio.get_running_loop().create_future()
             response_waiters[incoming.id] = waiter
         try:
-            run_id = await eng.store.post_to_hook(token, _serde.dumps(incoming))
+            run_id = await eng.deliver_webhook_request(incoming)
             if run_id is None:
                 raise ApiError(404, "webhook_not_found", f"no live webhook has token {token!r}")
-            eng.poke()
             if answer["mode"] == "static":
                 return Response(
                     answer["body"], status_code=answer["status"], headers=dict(answer["headers"])
@@ -291,7 +288,7 @@ def asgi_app(
             )
         status = _status_filter(request)
         eng = await server.engine()
-        records = await eng.store.list_runs(
+        records = await eng.list_runs(
             status=status, workflow=params.get("workflow"), limit=int(limit_text)
         )
         return JSONResponse({"runs": [run_json(r) for r in records]})
@@ -299,10 +296,9 @@ def asgi_app(
     async def run_and_log(request: HTTPRequest) -> tuple[RunRecord, list[Event]]:
         run_id = request.path_params["run_id"]
         eng = await server.engine()
-        record = await eng.store.get_run(run_id)
-        if record is None:
-            raise RunNotFoundError(f"no run with id {run_id!r}")
-        return record, await eng.store.load_events(run_id)
+        run = eng.get_run(run_id)
+        record = await run.describe()
+        return record, [event async for event in run.events()]
 
     async def show_run(request: HTTPRequest) -> Response:
         record, events = await run_and_log(request)
@@ -351,15 +347,14 @@ def asgi_app(
             raise ApiError(422, "invalid_input", str(exc)) from None
         except RunIdConflictError as exc:
             raise ApiError(409, "run_id_conflict", str(exc)) from None
-        record = await eng.store.get_run(run.id)
-        status = record.status if record is not None else "pending"
+        status = (await run.describe()).status
         return JSONResponse({"run_id": run.id, "status": status}, status_code=201)
 
     async def cancel_run(request: HTTPRequest) -> Response:
         run_id = request.path_params["run_id"]
         eng = await server.engine()
         run = eng.get_run(run_id)
-        record = await run._record()
+        record = await run.describe()
         if record.status in FINISHED:
             raise ApiError(
                 409, "run_finished", f"run {run_id} already ended ({record.status}); not cancelled"
@@ -371,7 +366,7 @@ def asgi_app(
         run_id, name = request.path_params["run_id"], request.path_params["name"]
         payload = await _json_body(request, server.max_body)
         eng = await server.engine()
-        record = await eng.get_run(run_id)._record()
+        record = await eng.get_run(run_id).describe()
         if record.status in FINISHED:
             raise ApiError(
                 409, "run_finished", f"run {run_id} already ended ({record.status}); not sent"
@@ -392,7 +387,7 @@ def asgi_app(
     async def dashboard(request: HTTPRequest) -> Response:
         status = _status_filter(request)
         eng = await server.engine()
-        records = await eng.store.list_runs(status=status, limit=200)
+        records = await eng.list_runs(status=status, limit=200)
         return HTMLResponse(runs_page(records, _root(request), status))
 
     async def dashboard_run(request: HTTPRequest) -> Response:
@@ -463,14 +458,14 @@ async def _await_answer(
     deadline = time.monotonic() + timeout
     poll = 0.01
     while True:
-        found = await engine.store.take_webhook_response(request.id)
+        found = await engine.webhook_response(request.id)
         if found is not None:
             status, headers, body = found
             return Response(body, status_code=status, headers=dict(json.loads(headers)))
         remaining = deadline - time.monotonic()
-        ended = remaining > 0 and await engine.store.hook_info(request.token) is None
+        ended = remaining > 0 and not await engine.hook_held(request.token)
         if remaining <= 0 or ended:
-            await engine.store.discard_webhook_response(request.id)
+            await engine.forget_webhook_request(request.id)
             why = "its run ended without answering" if ended else f"no answer within {timeout} s"
             return _error(
                 504,
