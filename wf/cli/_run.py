@@ -234,16 +234,17 @@ async def _follow(
         while True:
             # Status first: a finished run's last events were committed with its
             # status, so the read below cannot miss them.
-            record = await engine.store.get_run(run_id)
-            if record is None:
-                raise CliError(f"run {run_id} disappeared from {engine.url}", EXIT_FAILED)
+            try:
+                record = await engine.get_run(run_id).describe()
+            except wf.RunNotFoundError:
+                raise CliError(f"run {run_id} disappeared from {engine.url}", EXIT_FAILED) from None
             if quiet:
                 if record.status in FINISHED:
                     return record
                 await engine.wait_finished(run_id, _POLL)
                 continue
             lines = []
-            for event in await engine.store.load_events(run_id, after=last):
+            async for event in engine.get_run(run_id).events(after=last):
                 last = event.seq
                 lines += view.apply(event)
             if record.status == "failed" and not view.outcome and record.error:

@@ -441,9 +441,10 @@ def result_command(
             deadline = None if timeout is None else time.monotonic() + timeout
             poll = 0.05
             while True:
-                record = await engine.store.get_run(run_id)
-                if record is None:
-                    raise _no_run(run_id, engine.url)
+                try:
+                    record = await engine.get_run(run_id).describe()
+                except wf.RunNotFoundError:
+                    raise _no_run(run_id, engine.url) from None
                 if record.status in FINISHED or not waiting:
                     return record
                 pause = poll

@@ -379,10 +379,11 @@ class Run(Generic[T]):
         await self._engine.store.post(self.id, "cancel", None, None)
         self._engine.poke()
 
-    async def events(self) -> AsyncIterator[Event]:
-        """The run's log, oldest first."""
+    async def events(self, *, after: int = -1) -> AsyncIterator[Event]:
+        """The run's log, oldest first; with ``after``, only the events whose ``seq`` is
+        greater (to follow a run without reading its log again)."""
         await self.describe()
-        for event in await self._engine.store.load_events(self.id):
+        for event in await self._engine.store.load_events(self.id, after=after):
             yield event
 
 
@@ -435,7 +436,7 @@ class ChildRun(Run[T]):
     async def retry(self) -> None:
         raise WorkflowError("a child run cannot be retried from inside a workflow")
 
-    async def events(self) -> AsyncIterator[Event]:
+    async def events(self, *, after: int = -1) -> AsyncIterator[Event]:
         raise WorkflowError("a child run's log cannot be read from inside a workflow")
         yield  # pragma: no cover
 
@@ -494,7 +495,7 @@ class WatchedRun(Run[T]):
     async def describe(self) -> RunRecord:
         raise WorkflowError("a run's row cannot be read from inside a workflow; use status()")
 
-    async def events(self) -> AsyncIterator[Event]:
+    async def events(self, *, after: int = -1) -> AsyncIterator[Event]:
         raise WorkflowError("a run's log cannot be read from inside a workflow")
         yield  # pragma: no cover
 
