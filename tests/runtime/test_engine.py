@@ -392,3 +392,25 @@ async def test_list_runs_and_describe_read_runs_through_the_engine(engine: wf.En
     assert [r.run_id for r in await engine.list_runs(workflow="sequential")] == ["listed-1"]
     with pytest.raises(wf.RunNotFoundError):
         await engine.get_run("nobody").describe()
+
+
+@pytest.mark.parametrize("sync_commits", [True, False], ids=["callback", "flusher"])
+async def test_both_commit_paths_run_workflows_alike(db_url: str, sync_commits: bool) -> None:
+    # SQLite commits from a loop callback; a store whose commits must be awaited (a
+    # network database) is flushed by the engine's flusher task. Both run the same.
+    engine = wf.Engine(db_url, poll_interval=0.02)
+    engine.store.sync_commits = sync_commits
+    async with engine:
+        runs = [
+            await engine.start(basic.sequential, 20),
+            await engine.start(basic.parallel),
+            await engine.start(basic.retrying, 2),
+            await engine.start(basic.race_flow, 0.01, "5s"),
+            await engine.start(basic.saga, 5),
+        ]
+        results = [await run.result(timeout=10) for run in runs]
+        sleeper = await engine.start(basic.sleepy, 0.05)
+        slept = await sleeper.result(timeout=10)
+    assert results[:4] == [sum(range(20)), [3, 12, 11], "ok after 3", "step"]
+    assert results[4] is not None
+    assert slept["slept"] >= 0.05

@@ -62,19 +62,6 @@ async def kinds(run: wf.Run[object]) -> list[str]:
 # -- a lock held by another connection ---------------------------------------------------
 
 
-class AwaitedCommits:
-    """The SQLite store seen as a store whose commits must be awaited (as a network
-    database's are): without ``commit_sync`` the engine commits from its flusher task."""
-
-    def __init__(self, store: object) -> None:
-        self._store = store
-
-    def __getattr__(self, name: str) -> object:
-        if name == "commit_sync":
-            raise AttributeError(name)
-        return getattr(self._store, name)
-
-
 def engine_on(
     db_url: str, commits: str, *, busy_timeout: float | None = None, **options: object
 ) -> wf.Engine:
@@ -86,7 +73,9 @@ def engine_on(
     if busy_timeout is not None:
         engine.store.busy_timeout = busy_timeout  # type: ignore[attr-defined]
     if commits == "awaited":
-        engine.store = AwaitedCommits(engine.store)  # type: ignore[assignment]
+        # The store seen as one whose commits must be awaited (a network database's
+        # are): the engine then commits from its flusher task.
+        engine.store.sync_commits = False
     return engine
 
 

@@ -153,8 +153,8 @@ class EngineCore(WorkerMixin):
         self._opened = True
         # A store that commits without suspending (SQLite) is flushed from a plain
         # callback: one loop turn per tick instead of waking a flusher task.
-        self._commit_sync: Callable[..., list[str]] | None = getattr(
-            self.store, "commit_sync", None
+        self._commit_sync: Callable[..., list[str]] | None = (
+            self.store.commit_sync if self.store.sync_commits else None
         )
         if self._commit_sync is None:
             self._tasks.append(asyncio.create_task(self._flusher(), name="wf-flusher"))

@@ -171,6 +171,10 @@ class Commit:
 
 class Store(Protocol):
     url: str
+    #: Whether ``commit_sync`` commits without suspending (an embedded database such as
+    #: SQLite): the engine then commits from a loop callback, one loop turn per tick.
+    #: Otherwise (a network database) it awaits ``commit`` from its flusher task.
+    sync_commits: bool
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...
@@ -213,6 +217,11 @@ class Store(Protocol):
 
         ``verify_owner=False`` skips that check; the engine passes it only while
         its leases are certainly still valid."""
+        ...
+
+    def commit_sync(self, commit: Commit, owner: str, *, verify_owner: bool = True) -> list[str]:
+        """``commit`` without a coroutine, for a store with ``sync_commits``; a store
+        without it raises ``NotImplementedError``."""
         ...
 
     async def claim(

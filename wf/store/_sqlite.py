@@ -494,6 +494,9 @@ class SQLiteStore:
     def classify(self, exc: Exception) -> Fault:
         return sqlite_fault(exc, self.path)
 
+    #: SQLite commits on the loop's thread without suspending (see ``Store``).
+    sync_commits = True
+
     def commit_sync(self, commit: Commit, owner: str, *, verify_owner: bool = True) -> list[str]:
         """``commit`` without a coroutine: the engine calls it from a loop callback."""
         c = self.conn
