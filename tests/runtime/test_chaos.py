@@ -1,4 +1,4 @@
-"""Chaos: a fan-out of a thousand short steps survives ``wf worker`` being SIGKILLed at random.
+"""Chaos: a fan-out of two thousand short steps survives ``wf worker`` being SIGKILLed at random.
 
 The run is started detached; worker processes are started and killed with SIGKILL
 again and again at random moments (after a random amount of progress, plus a random
