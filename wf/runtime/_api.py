@@ -32,7 +32,7 @@ from wf.runtime._loop import current_loop
 from wf.runtime._registry import resolve, workflow_id_of
 from wf.runtime._validate import coerce_payload, validate_input
 from wf.runtime._webhooks import Request, answer_of
-from wf.store._protocol import FINISHED, RunRecord
+from wf.store._protocol import FINISHED, InboxKind, RunRecord
 
 __all__ = [
     "ChildRun",
@@ -232,7 +232,7 @@ class Engine(EngineCore):
         record = await self.get_run(run_id).describe()
         if record.status in FINISHED:
             raise WorkflowError(f"run {run_id} already ended ({record.status}); message not sent")
-        await self.store.post(run_id, "message", name, data)
+        await self.store.post(run_id, InboxKind.MESSAGE, name, data)
         self.poke()
 
 
@@ -376,7 +376,7 @@ class Run(Generic[T]):
         record = await self.describe()
         if record.status in FINISHED:
             raise WorkflowError(f"run {self.id} already ended ({record.status}); nothing to cancel")
-        await self._engine.store.post(self.id, "cancel", None, None)
+        await self._engine.store.post(self.id, InboxKind.CANCEL, None, None)
         self._engine.poke()
 
     async def events(self, *, after: int = -1) -> AsyncIterator[Event]:

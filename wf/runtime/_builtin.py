@@ -77,7 +77,7 @@ async def resume_hook(token: str, payload: Any) -> str:
 async def cancel_run(run_id: str) -> bool:
     """Built-in step: ask run ``run_id`` to stop. True if a cancellation was posted, False
     if the run had already ended (not an error: a parent cannot know that in advance)."""
-    from wf.store._protocol import FINISHED
+    from wf.store._protocol import FINISHED, InboxKind
 
     engine = _engine()
     await engine.open()
@@ -86,7 +86,7 @@ async def cancel_run(run_id: str) -> bool:
         raise _refused(WorkflowError(f"no run with id {run_id!r} to cancel"))
     if record.status in FINISHED:
         return False
-    await engine.store.post(run_id, "cancel", None, None)
+    await engine.store.post(run_id, InboxKind.CANCEL, None, None)
     engine.poke()
     return True
 

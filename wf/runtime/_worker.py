@@ -28,7 +28,14 @@ from wf.runtime._events import (
 )
 from wf.runtime._live import Live
 from wf.store._faults import BROKEN, REFUSED, Backoff
-from wf.store._protocol import Commit, RunRecord, RunUpdate, Store, local_owner_gone
+from wf.store._protocol import (
+    Commit,
+    InboxKind,
+    RunRecord,
+    RunUpdate,
+    Store,
+    local_owner_gone,
+)
 
 __all__ = ["WorkerMixin"]
 
@@ -309,22 +316,22 @@ class WorkerMixin:
             if live is None or item.id in self._inbox_taken:
                 continue
             self._inbox_taken.add(item.id)
-            if item.kind == "cancel" and not live.ctx.cancel_requested:
+            if item.kind == InboxKind.CANCEL and not live.ctx.cancel_requested:
                 live.ctx.cancel_requested = True
                 self._append_delivery(live, CANCEL_REQUESTED, None, None, item.data)
-            elif item.kind == "hook" and item.name in live.ctx.hook_cids:
+            elif item.kind == InboxKind.HOOK and item.name in live.ctx.hook_cids:
                 cid = live.ctx.hook_cids[item.name]
                 self._append_delivery(live, HOOK_RECEIVED, cid, item.name, item.data)
-            elif item.kind == "child" and item.name in live.ctx.child_cids:
+            elif item.kind == InboxKind.CHILD and item.name in live.ctx.child_cids:
                 cid = live.ctx.child_cids[item.name]
                 self._append_delivery(live, CHILD_FINISHED, cid, item.name, item.data)
-            elif item.kind == "watch" and _watch_cid(item.name) in live.ctx.children:
+            elif item.kind == InboxKind.WATCH and _watch_cid(item.name) in live.ctx.children:
                 watched = json.loads(item.data or "{}").get("run_id")
                 cid = _watch_cid(item.name)
                 self._append_delivery(live, CHILD_FINISHED, cid, watched, item.data)
-            elif item.kind == "message":
+            elif item.kind == InboxKind.MESSAGE:
                 self._append_delivery(live, MESSAGE_RECEIVED, None, item.name, item.data)
-            elif item.kind != "cancel":
+            elif item.kind != InboxKind.CANCEL:
                 log.warning(
                     "wf: run %s has no use for inbox item %s %r; dropped",
                     item.run_id,

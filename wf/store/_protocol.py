@@ -9,6 +9,7 @@ into log events). The engine batches every append of a tick into one
 
 from __future__ import annotations
 
+import enum
 import os
 import socket
 from collections.abc import Collection, Mapping, Sequence
@@ -26,6 +27,7 @@ __all__ = [
     "Fault",
     "HookRecord",
     "InboxItem",
+    "InboxKind",
     "RunRecord",
     "RunUpdate",
     "Store",
@@ -71,6 +73,16 @@ class RunUpdate:
     wake_at: float | None = None
     set_wake: bool = False
     release: bool = False
+
+
+class InboxKind(enum.StrEnum):
+    """What an inbox item asks of its run. Stored as its value."""
+
+    CANCEL = "cancel"  # cancel the run (data: the reason)
+    HOOK = "hook"  # a payload for the hook named by ``name`` (a token)
+    MESSAGE = "message"  # a message ``name`` sent with wf.send
+    CHILD = "child"  # the child run ``name`` ended (data: its outcome)
+    WATCH = "watch"  # a run this one waits for ended (``name``: the wait's cid)
 
 
 @dataclass(slots=True)

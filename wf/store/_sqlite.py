@@ -35,6 +35,7 @@ from wf.store._protocol import (
     Commit,
     HookRecord,
     InboxItem,
+    InboxKind,
     RunRecord,
     RunUpdate,
     local_owner_gone,
@@ -718,8 +719,8 @@ class SQLiteStore:
         c = self.conn
         data = json.dumps({**outcome, "run_id": watched})
         c.execute(
-            "INSERT INTO inbox (run_id, kind, name, data, at) VALUES (?, 'watch', ?, ?, ?)",
-            (watcher, str(cid), data, now),
+            "INSERT INTO inbox (run_id, kind, name, data, at) VALUES (?, ?, ?, ?, ?)",
+            (watcher, InboxKind.WATCH, str(cid), data, now),
         )
         c.execute(
             "UPDATE runs SET wake_at = ? WHERE run_id = ? AND lease_owner IS NULL"
@@ -741,8 +742,8 @@ class SQLiteStore:
             {"status": update.status, "result": update.result, "error": update.error}
         )
         c.execute(
-            "INSERT INTO inbox (run_id, kind, name, data, at) VALUES (?, 'child', ?, ?, ?)",
-            (row[0], update.run_id, outcome, now),
+            "INSERT INTO inbox (run_id, kind, name, data, at) VALUES (?, ?, ?, ?, ?)",
+            (row[0], InboxKind.CHILD, update.run_id, outcome, now),
         )
         c.execute(
             "UPDATE runs SET wake_at = ? WHERE run_id = ? AND lease_owner IS NULL"
@@ -1018,8 +1019,8 @@ class SQLiteStore:
             row = c.execute("SELECT run_id FROM hooks WHERE token = ?", (token,)).fetchone()
             if row is not None:
                 c.execute(
-                    "INSERT INTO inbox (run_id, kind, name, data, at) VALUES (?, 'hook', ?, ?, ?)",
-                    (row[0], token, data, now),
+                    "INSERT INTO inbox (run_id, kind, name, data, at) VALUES (?, ?, ?, ?, ?)",
+                    (row[0], InboxKind.HOOK, token, data, now),
                 )
                 c.execute(
                     "UPDATE runs SET wake_at = ? WHERE run_id = ? AND status IN ('sleeping',"
