@@ -8,7 +8,7 @@ migration. They all read ``wf:<name>``:
 
 * built-in steps: ``wf:send``, ``wf:resume_hook``, ``wf:cancel_run``, ``wf:run_status``;
 * wf's error types: ``wf:RunFailedError``, ``wf:FatalError``, ... (every class of
-  the tree in ``wf._errors``), and ``wf:NestingError``;
+  the tree in ``wf._errors``, ``wf:NestingError`` among them);
 * classes of the public API a value may hold: ``wf:Request``, ``wf:Response``,
   ``wf:StepMetadata``, ``wf:WorkflowMetadata``;
 * ``wf:rebuild_retryable_error``, the function ``wf.RetryableError`` is rebuilt with.
@@ -28,6 +28,8 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+from wf import _errors
+
 __all__ = [
     "LEGACY",
     "LOCATIONS",
@@ -41,7 +43,8 @@ __all__ = [
 ]
 
 _BUILTIN_STEPS = ("send", "resume_hook", "cancel_run", "run_status")
-_ERRORS = (
+#: wf 0.1.0's error classes, as its logs name them (frozen: see LEGACY).
+_LEGACY_ERRORS = (
     "CompileError",
     "DeadlineExceededError",
     "FatalError",
@@ -63,9 +66,9 @@ _ERRORS = (
 #: Stable name -> where the object lives today (``module:qualname``).
 LOCATIONS: dict[str, str] = {
     **{f"wf:{name}": f"wf.runtime._builtin:{name}" for name in _BUILTIN_STEPS},
-    **{f"wf:{name}": f"wf._errors:{name}" for name in _ERRORS},
+    # Every class of the error tree: a class added there gets its stable name at once.
+    **{f"wf:{name}": f"wf._errors:{name}" for name in _errors.__all__},
     "wf:rebuild_retryable_error": "wf._errors:_rebuild_retryable",
-    "wf:NestingError": "wf._errors:NestingError",
     "wf:Request": "wf.runtime._webhooks:Request",
     "wf:Response": "wf.runtime._webhooks:Response",
     "wf:StepMetadata": "wf.runtime._metadata:StepMetadata",
@@ -76,7 +79,7 @@ LOCATIONS: dict[str, str] = {
 #: Frozen: logs holding them exist. A module that moves later adds nothing here.
 LEGACY: dict[str, str] = {
     **{f"wf.runtime._builtin:{name}": f"wf:{name}" for name in _BUILTIN_STEPS},
-    **{f"wf._errors:{name}": f"wf:{name}" for name in _ERRORS},
+    **{f"wf._errors:{name}": f"wf:{name}" for name in _LEGACY_ERRORS},
     "wf._errors:_rebuild_retryable": "wf:rebuild_retryable_error",
     "wf.runtime._limits:NestingError": "wf:NestingError",
     "wf.runtime._webhooks:Request": "wf:Request",

@@ -77,17 +77,29 @@ async def seed_fixture(engine: wf.Engine, fixture: dict[str, Any], events: list[
     return run_id
 
 
+async def resume(
+    db_url: str, fixture: dict[str, Any], events: list[Event]
+) -> tuple[Any, list[Event]]:
+    """Write ``events`` as a pending run, let a fresh worker resume it, and return its
+    outcome (the result, or the ``wf.RunFailedError`` it ended with) and its log."""
+    async with wf.Engine(db_url, worker=False) as client:
+        run_id = await seed_fixture(client, fixture, events)
+    async with wf.Engine(db_url, poll_interval=0.02) as worker:
+        run = worker.get_run(run_id)
+        try:
+            outcome: Any = await run.result(timeout=10)
+        except wf.RunFailedError as failure:
+            outcome = failure
+        return outcome, [e async for e in run.events()]
+
+
 async def test_worker_resumes_a_recorded_log_without_repeating_steps(db_url: str) -> None:
     fixture = load("order_v1")
     # Cut the log just before the shipping step completed: only that step may run again.
     last = max(i for i, e in enumerate(fixture["events"]) if e.kind == STEP_COMPLETED)
     events = fixture["events"][:last]
-    async with wf.Engine(db_url, worker=False) as client:
-        run_id = await seed_fixture(client, fixture, events)
-    async with wf.Engine(db_url, poll_interval=0.02) as worker:
-        run = worker.get_run(run_id)
-        assert await run.result(timeout=10) == fixture["expect"]["result"]
-        log = [e async for e in run.events()]
+    outcome, log = await resume(db_url, fixture, events)
+    assert outcome == fixture["expect"]["result"]
     completed = [e.name for e in log if e.kind == STEP_COMPLETED]
     assert completed == [e.name for e in fixture["events"] if e.kind == STEP_COMPLETED]
     assert [(e.seq, e.kind, e.data) for e in log[: len(events)]] == [
@@ -98,15 +110,10 @@ async def test_worker_resumes_a_recorded_log_without_repeating_steps(db_url: str
 async def test_nondeterministic_run_fails_and_keeps_its_log(db_url: str) -> None:
     fixture = load("order_reordered")
     events = [e for e in fixture["events"] if e.kind != RUN_COMPLETED]
-    async with wf.Engine(db_url, worker=False) as client:
-        run_id = await seed_fixture(client, fixture, events)
-    async with wf.Engine(db_url, poll_interval=0.02) as worker:
-        run = worker.get_run(run_id)
-        with pytest.raises(wf.RunFailedError) as info:
-            await run.result(timeout=10)
-        log = [e async for e in run.events()]
-    assert info.value.error_type == "wf.NondeterminismError"
-    assert "step flows.replay:reserve" in info.value.error_message
+    failure, log = await resume(db_url, fixture, events)
+    assert isinstance(failure, wf.RunFailedError)
+    assert failure.error_type == "wf.NondeterminismError"
+    assert "step flows.replay:reserve" in failure.error_message
     assert [(e.seq, e.kind, e.cid, e.name, e.data) for e in log] == [
         (e.seq, e.kind, e.cid, e.name, e.data) for e in events
     ]
@@ -131,12 +138,8 @@ def test_a_crash_between_commits_of_several_deliveries_replays(name: str) -> Non
 async def test_worker_finishes_a_run_cut_between_commits(db_url: str, name: str) -> None:
     fixture = load(name)
     events = fixture["events"]
-    async with wf.Engine(db_url, worker=False) as client:
-        run_id = await seed_fixture(client, fixture, events)
-    async with wf.Engine(db_url, poll_interval=0.02) as worker:
-        run = worker.get_run(run_id)
-        assert await run.result(timeout=10) == fixture["expect"]["result"]
-        log = [e async for e in run.events()]
+    outcome, log = await resume(db_url, fixture, events)
+    assert outcome == fixture["expect"]["result"]
     # What the crash kept is unchanged; only the lost shipping step ran afterwards.
     assert [(e.seq, e.kind, e.cid, e.data) for e in log[: len(events)]] == [
         (e.seq, e.kind, e.cid, e.data) for e in events
@@ -158,14 +161,10 @@ def test_an_exception_raised_during_replay_is_the_failure_not_nondeterminism() -
 async def test_a_run_whose_replay_raises_fails_with_that_exception(db_url: str) -> None:
     fixture = load("order_broken")
     events = [e for e in fixture["events"] if e.kind != RUN_COMPLETED]
-    async with wf.Engine(db_url, worker=False) as client:
-        run_id = await seed_fixture(client, fixture, events)
-    async with wf.Engine(db_url, poll_interval=0.02) as worker:
-        run = worker.get_run(run_id)
-        with pytest.raises(wf.RunFailedError) as info:
-            await run.result(timeout=10)
-    assert info.value.error_type == "AttributeError"
-    assert "items_list" in info.value.error_message
+    failure, _ = await resume(db_url, fixture, events)
+    assert isinstance(failure, wf.RunFailedError)
+    assert failure.error_type == "AttributeError"
+    assert "items_list" in failure.error_message
 
 
 def test_nondeterminism_names_the_users_line_when_a_helper_issued_the_step() -> None:
@@ -245,12 +244,8 @@ async def test_a_worker_finishes_a_log_with_the_old_names(db_url: str) -> None:
     # its stable name; what was recorded stays as it is.
     events = fixture["events"][:-2]
     assert events[-1].name == "wf.runtime._builtin:run_status"
-    async with wf.Engine(db_url, worker=False) as client:
-        run_id = await seed_fixture(client, fixture, events)
-    async with wf.Engine(db_url, poll_interval=0.02) as worker:
-        run = worker.get_run(run_id)
-        assert await run.result(timeout=10) == fixture["expect"]["result"]
-        log = [e async for e in run.events()]
+    outcome, log = await resume(db_url, fixture, events)
+    assert outcome == fixture["expect"]["result"]
     assert [(e.seq, e.kind, e.cid, e.name, e.data) for e in log[: len(events)]] == [
         (e.seq, e.kind, e.cid, e.name, e.data) for e in events
     ]
@@ -264,14 +259,10 @@ async def test_a_run_failing_on_a_log_with_the_old_names_reports_the_same_error(
     db_url: str,
 ) -> None:
     fixture = load("legacy_failed")
-    async with wf.Engine(db_url, worker=False) as client:
-        run_id = await seed_fixture(client, fixture, fixture["events"][:-1])
-    async with wf.Engine(db_url, poll_interval=0.02) as worker:
-        run = worker.get_run(run_id)
-        with pytest.raises(wf.RunFailedError) as info:
-            await run.result(timeout=10)
-    assert info.value.error_type == fixture["expect"]["error_type"]
-    assert info.value.error_message == fixture["expect"]["error_message"]
+    failure, _ = await resume(db_url, fixture, fixture["events"][:-1])
+    assert isinstance(failure, wf.RunFailedError)
+    assert failure.error_type == fixture["expect"]["error_type"]
+    assert failure.error_message == fixture["expect"]["error_message"]
 
 
 def test_the_views_show_a_log_with_the_old_names_as_today() -> None:
