@@ -265,7 +265,7 @@ def test_a_worker_whose_database_file_is_removed_stops_with_one_line(project: Pr
 def test_a_worker_whose_database_file_is_replaced_stops_with_one_line(project: Project) -> None:
     path = project.path / "wf.db"
     other = project.path / "other.db"
-    with_engine(f"sqlite:///{other}", lambda engine: engine.store.list_runs())
+    with_engine(f"sqlite:///{other}", lambda engine: engine.list_runs())
     worker = _wf(project.path, "worker", "--db", project.db)
     _started(worker)
     os.replace(other, path)
@@ -276,7 +276,7 @@ def test_a_worker_whose_database_file_is_replaced_stops_with_one_line(project: P
     assert len(lines) == 1, err
     assert f"{path} was replaced" in lines[0]
     # Nothing was written into the file that took its place.
-    assert with_engine(project.db, lambda engine: engine.store.list_runs()) == []
+    assert with_engine(project.db, lambda engine: engine.list_runs()) == []
 
 
 def test_a_worker_whose_database_another_program_changed_stops_with_one_line(

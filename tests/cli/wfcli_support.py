@@ -164,7 +164,9 @@ def events_of(db: str, run_id: str) -> list[Event]:
 
 
 def record_of(db: str, run_id: str) -> RunRecord | None:
-    found: RunRecord | None = with_engine(db, lambda engine: engine.store.get_run(run_id))
+    found: RunRecord | None = with_engine(
+        db, lambda engine: engine.store.get_run(run_id, now=engine.clock.now())
+    )
     return found
 
 

@@ -32,7 +32,7 @@ async def test_replayed_parent_never_starts_a_second_child(db_url: str) -> None:
     async with wf.Engine(db_url, poll_interval=0.02, evict_after=0.0) as engine:
         run = await engine.start(children.parent, 5)
         assert (await run.result(timeout=20))["value"] == 10
-        runs = await engine.store.list_runs()
+        runs = await engine.list_runs()
     # Evicting the parent while it waited replayed it; still exactly two children.
     assert sorted(r.run_id for r in runs) == sorted([run.id, f"{run.id}.0", f"{run.id}.2"])
 

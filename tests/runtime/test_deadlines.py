@@ -72,7 +72,7 @@ async def test_bad_deadlines_are_refused(engine: wf.Engine) -> None:
         await engine.start(basic.sequential, 1, deadline=datetime.datetime(2030, 1, 1))
     with pytest.raises(ValueError):
         await engine.start(basic.sequential, 1, deadline="-5s")
-    assert await engine.store.list_runs() == []
+    assert await engine.list_runs() == []
 
 
 async def test_a_workflows_timeout_option_is_its_default_deadline(db_url: str) -> None:

@@ -183,7 +183,7 @@ async def test_unserializable_workflow_input_is_refused(engine: wf.Engine) -> No
         await engine.start(basic.takes_anything, threading.Lock())
     with pytest.raises(TypeError, match="'n' must be int"):
         await engine.start(basic.sequential, threading.Lock())  # type: ignore[arg-type]
-    assert await engine.store.list_runs() == []
+    assert await engine.list_runs() == []
 
 
 async def test_wrong_arguments_are_refused(engine: wf.Engine) -> None:

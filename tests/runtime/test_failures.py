@@ -23,8 +23,17 @@ import pytest
 import wf
 from flows import faults
 from wf.runtime._events import STEP_COMPLETED, STEP_SCHEDULED, Event
+from wf.store._commands import (
+    AppendEvent,
+    Batch,
+    Command,
+    ConsumeInbox,
+    RegisterHook,
+    StartChild,
+    UpdateRun,
+    WatchRun,
+)
 from wf.store._faults import BROKEN, REFUSED, TRANSIENT, Backoff
-from wf.store._protocol import Commit, RunUpdate
 from wf.store._sqlite import sqlite_fault
 
 REPO = Path(__file__).resolve().parents[2]
@@ -376,7 +385,7 @@ _WORKER = textwrap.dedent(
                 await asyncio.wait_for(engine.wait_stopped(), 10)
             except wf.StoreError as exc:
                 print("stopped:", exc)
-            print("runs:", [(r.run_id, r.status) for r in await engine.store.list_runs()])
+            print("runs:", [(r.run_id, r.status) for r in await engine.list_runs()])
 
     asyncio.run(main())
     """
@@ -453,42 +462,27 @@ def test_errors_raised_before_sqlite_runs_a_statement_are_refusals() -> None:
     assert sqlite_fault(wf.StoreError("the store is not open")).kind == BROKEN
 
 
-def test_a_commit_splits_by_the_run_each_write_belongs_to() -> None:
-    commit = Commit(
-        events=[
-            ("a", 1, STEP_COMPLETED, 0, "s", None, 0.0),
-            ("b", 1, STEP_COMPLETED, 0, "s", None, 0.0),
-        ],
-        updates=[RunUpdate("b", status="completed")],
-        consumed=[7, 8, 9],
-        children=[("kid", "m:w", "{}", "a", 0.0, 2)],
-        watches=[("x", "b", 3)],
-        hooks=[("tok", "a", 4)],
-        hook_types={"tok": "m:T"},
-        webhooks={"tok": "{}"},
-    )
-    parts = commit.by_run({7: "b", 8: "a"})  # item 9 was consumed already
+def test_a_batch_splits_by_the_run_each_command_belongs_to() -> None:
+    done = Event(1, STEP_COMPLETED, 0, "s", None, 0.0)
+    commands: list[Command] = [
+        AppendEvent("a", done),
+        AppendEvent("b", done),
+        UpdateRun("b", status="completed"),
+        ConsumeInbox("b", 7),
+        ConsumeInbox("a", 8),
+        StartChild("a", "kid", "m:w", "{}", 0.0, 2),
+        WatchRun("b", "x", 3),
+        RegisterHook("a", "tok", 4, "m:T", "{}"),
+    ]
+    batch = Batch()
+    for command in commands:
+        batch.add(command)
+    parts = batch.by_run()
+    # In order of first appearance, kind by kind (children first).
     assert list(parts) == ["a", "b"]
-    a, b = parts["a"], parts["b"]
-    assert (a.events, a.children, a.hooks, a.consumed) == (
-        [commit.events[0]],
-        commit.children,
-        commit.hooks,
-        [8],
-    )
-    assert (a.hook_types, a.webhooks, a.updates, a.watches) == (
-        {"tok": "m:T"},
-        {"tok": "{}"},
-        [],
-        [],
-    )
-    assert (b.events, b.updates, b.watches, b.consumed, b.hooks) == (
-        [commit.events[1]],
-        commit.updates,
-        commit.watches,
-        [7],
-        [],
-    )
+    assert list(parts["a"]) == [commands[5], commands[7], commands[0], commands[4]]
+    assert list(parts["b"]) == [commands[6], commands[1], commands[3], commands[2]]
+    assert len(batch) == 8 and batch.run_ids() == {"a", "b"}
 
 
 def test_backoff_doubles_with_jitter_up_to_its_cap_and_logs_each_streak_once(

@@ -10,6 +10,7 @@ import pytest
 
 import wf
 from flows import waiting
+from wf.store._commands import Batch, CommitResult, RegisterHook
 
 
 async def wait_status(run: wf.Run[Any], status: str) -> None:
@@ -162,11 +163,11 @@ async def test_a_failed_commit_is_retried_with_its_hook_registration(engine: wf.
     assert real is not None
     failures: list[int] = []
 
-    def locked_once(commit: Any, owner: str, **options: Any) -> list[str]:
-        if commit.hooks and not failures:
+    def locked_once(batch: Batch, owner: str, **options: Any) -> CommitResult:
+        if batch.of(RegisterHook) and not failures:
             failures.append(1)
             raise sqlite3.OperationalError("database is locked")
-        return real(commit, owner, **options)
+        return real(batch, owner, **options)
 
     engine._commit_sync = locked_once
     run = await engine.start(waiting.hold, "after-retry")

@@ -81,7 +81,7 @@ async def test_a_run_whose_worker_process_on_this_host_is_gone_reads_as_pending(
         )
         assert await client.get_run("orphan").status() == "pending"
         assert await client.get_run("held").status() == "running"
-        listed = {r.run_id: r.status for r in await client.store.list_runs()}
+        listed = {r.run_id: r.status for r in await client.list_runs()}
     assert listed == {"orphan": "pending", "held": "running"}
 
 

@@ -75,7 +75,7 @@ async def test_start_refuses_a_bad_run_id_before_writing(engine: wf.Engine) -> N
     for run_id in ["a/b", "<script>", "x" * 100_000, ""]:
         with pytest.raises(ValueError, match="1 to 200 characters"):
             await engine.start(basic.sequential, 1, run_id=run_id)
-    assert await engine.store.list_runs() == []
+    assert await engine.list_runs() == []
 
 
 async def test_start_with_the_id_of_another_workflows_run_is_a_conflict(
@@ -88,7 +88,7 @@ async def test_start_with_the_id_of_another_workflows_run_is_a_conflict(
     assert "run id 'taken' is already used by a run of flows.webhooks:sleeper" in str(info.value)
     again = await engine.start(webhooks.sleeper, run_id="taken")  # same workflow: idempotent
     assert again.id == "taken"
-    assert [r.run_id for r in await engine.store.list_runs()] == ["taken"]
+    assert [r.run_id for r in await engine.list_runs()] == ["taken"]
 
 
 async def test_a_childs_generated_id_passes_the_rule(engine: wf.Engine) -> None:
@@ -111,7 +111,7 @@ async def test_bad_child_starts_and_deep_payloads_reach_the_workflow_as_value_er
     for message in refused[4:]:
         assert f"nested more than {MAX_NESTING} levels deep" in message
     # Nothing of the refused starts was recorded: no child, no child_started event.
-    assert [r.run_id for r in await engine.store.list_runs()] == [run.id]
+    assert [r.run_id for r in await engine.list_runs()] == [run.id]
     kinds = [e.kind for e in await engine.store.load_events(run.id)]
     assert "child_started" not in kinds
     assert "step_scheduled" not in kinds  # no send / resume_hook was issued either
@@ -146,7 +146,7 @@ async def test_start_refuses_a_time_that_is_not_a_real_date(
         await engine.start(webhooks.sleeper, **{option: value})
     assert why in str(info.value)
     assert option in str(info.value)
-    assert await engine.store.list_runs() == []
+    assert await engine.list_runs() == []
 
 
 def test_check_moment_accepts_1970_to_the_end_of_9999() -> None:
@@ -162,7 +162,7 @@ def test_check_moment_accepts_1970_to_the_end_of_9999() -> None:
 async def test_a_start_at_near_the_end_of_9999_is_stored_and_shown(engine: wf.Engine) -> None:
     moment = dt.datetime(9999, 12, 31, 12, tzinfo=dt.UTC)
     run = await engine.start(webhooks.sleeper, start_at=moment)
-    record = await engine.store.get_run(run.id)
+    record = await engine.store.get_run(run.id, now=engine.clock.now())
     assert record is not None and record.wake_at == moment.timestamp()
     # Shown in the local zone where that is still a date, else in UTC: never an error.
     shown = local_datetime(moment.timestamp())
@@ -214,7 +214,7 @@ async def test_start_hook_and_message_refuse_deep_payloads_before_writing(
     assert "wf accepts values nested at most 100 levels of lists and objects" in message
     with pytest.raises(ValueError, match="nested more than 100 levels"):
         await engine.start(limits.echo, value={"a": deep})  # keyword arguments too
-    assert await engine.store.list_runs() == []
+    assert await engine.list_runs() == []
 
     holder = await engine.start(waiting.hold, "deep-token")
     listener = await engine.start(webhooks.listener)

@@ -14,7 +14,7 @@ from flows.seeding import seed_run
 from wf._names import type_name
 from wf.cli._view import RunView, summarize
 from wf.runtime import _serde
-from wf.runtime._context import RunContext
+from wf.runtime._context import Record, RunContext
 from wf.runtime._events import RUN_COMPLETED, RUN_FAILED, STEP_COMPLETED, Event
 from wf.runtime._registry import resolve
 from wf.runtime._views import events_json
@@ -127,10 +127,11 @@ def test_a_crash_between_commits_of_several_deliveries_replays(name: str) -> Non
     ctx = replay(fixture, fixture["events"])
     assert ctx.failure is None
     assert ctx.finished is None
-    outbox, effects = ctx.take()
-    assert [(kind, name) for kind, _, name, _ in outbox] == [
+    commands, effects = ctx.take()
+    assert [(c.kind, c.name) for c in commands if isinstance(c, Record)] == [
         ("step_scheduled", "flows.replay:ship")
     ]
+    assert len(commands) == 1
     assert [type(e).__name__ for e in effects] == ["StartStep"]
 
 

@@ -58,7 +58,7 @@ async def test_bad_input_names_the_field_and_writes_nothing(
     assert text.startswith("wrong arguments for workflow flows.schemas:place: argument 'order'")
     assert "does not fit Order" in text
     assert message in text
-    assert await engine.store.list_runs() == []
+    assert await engine.list_runs() == []
 
 
 async def test_the_schema_wins_over_the_type_hint(engine: wf.Engine) -> None:
@@ -76,7 +76,7 @@ async def test_a_schema_workflow_takes_exactly_one_parameter(engine: wf.Engine) 
         " takes exactly one parameter (the input to validate), but it takes order: 'Order',"
         " extra: 'int'"
     )
-    assert await engine.store.list_runs() == []
+    assert await engine.list_runs() == []
 
 
 async def test_a_child_start_is_validated_and_coerced_too(engine: wf.Engine) -> None:
@@ -86,9 +86,7 @@ async def test_a_child_start_is_validated_and_coerced_too(engine: wf.Engine) -> 
     assert "wrong arguments for workflow flows.schemas:place" in result["refused"]
     assert "field 'qty' must be int, not str 'many'" in result["refused"]
     # The refused child was never created: only the parent and one child exist.
-    assert sorted(r.run_id for r in await engine.store.list_runs()) == sorted(
-        [run.id, f"{run.id}.0"]
-    )
+    assert sorted(r.run_id for r in await engine.list_runs()) == sorted([run.id, f"{run.id}.0"])
 
 
 async def test_a_pydantic_model_as_schema(engine: wf.Engine) -> None:

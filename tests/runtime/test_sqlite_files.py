@@ -18,8 +18,10 @@ import pytest
 
 import wf
 from wf.runtime._events import Event
-from wf.store._protocol import Commit, HookRecord, RunUpdate, open_store
+from wf.store._commands import AppendEvent, UpdateRun, WatchRun
+from wf.store._protocol import HookRecord, open_store
 from wf.store._sqlite import SCHEMA_VERSION, SQLiteStore
+from wf.store.conformance import batch
 
 DATA = Path(__file__).parent / "data"
 T = 1_000_000.0
@@ -56,7 +58,7 @@ async def refused(path: Path) -> str:
     assert digest(path) == before
     assert listing(path.parent) == files
     with pytest.raises(wf.StoreError, match="not open"):
-        await store.get_run("r0")
+        await store.get_run("r0", now=T)
     return str(info.value)
 
 
@@ -216,16 +218,16 @@ async def test_reopening_a_wf_database_keeps_its_data(tmp_path: Path) -> None:
     await store.open()  # opening twice is harmless
     assert await store.create_run("r1", "app:f", '"in"', T, T)
     await store.claim("A", 1, T, 30.0)
-    row = ("r1", 1, "step_completed", 0, "s", '"out"', T + 1)
-    update = RunUpdate("r1", status="completed", result='"done"', release=True)
-    assert await store.commit(Commit(events=[row], updates=[update]), "A") == []
+    row = AppendEvent("r1", Event(1, "step_completed", 0, "s", '"out"', T + 1))
+    update = UpdateRun("r1", status="completed", result='"done"', release=True)
+    assert (await store.commit(batch(row, update), "A", now=T)).lost == []
     await store.close()
     await store.close()  # closing twice too
 
     for _ in range(2):
         store = await open_sqlite(path)
         try:
-            record = await store.get_run("r1")
+            record = await store.get_run("r1", now=T)
             assert record is not None
             assert (record.status, record.input, record.result) == ("completed", '"in"', '"done"')
             assert await store.load_events("r1", after=0) == [
@@ -316,11 +318,11 @@ async def test_opens_a_schema_version_1_database(tmp_path: Path) -> None:
         assert [r.run_id for r in claimed] == ["run-pending"]
         claimed = await store.claim("worker-2", 1, V1 + 3611, 30.0)
         assert [r.run_id for r in claimed] == ["run-running"]
-        done = Commit(
-            events=[("run-running", 3, "run_completed", None, None, '"ok"', V1 + 3612)],
-            updates=[RunUpdate("run-running", status="completed", result='"ok"', release=True)],
+        done = batch(
+            AppendEvent("run-running", Event(3, "run_completed", None, None, '"ok"', V1 + 3612)),
+            UpdateRun("run-running", status="completed", result='"ok"', release=True),
         )
-        assert await store.commit(done, "worker-2") == []
+        assert (await store.commit(done, "worker-2", now=T)).lost == []
         assert [e.seq for e in await store.load_events("run-running")] == [0, 1, 2, 3]
     finally:
         await store.close()
@@ -337,25 +339,25 @@ async def test_opens_a_schema_version_2_database(tmp_path: Path) -> None:
         assert await store.hook_info("approve:1") == HookRecord(
             "run-approval", "shop.orders:Decision", None
         )
-        assert await store.post_to_hook("approve:1", '{"ok": true}') == "run-approval"
-        runs = {r.run_id: r.status for r in await store.list_runs()}
+        assert (
+            await store.post_to_hook("approve:1", '{"ok": true}', now=time.time()) == "run-approval"
+        )
+        runs = {r.run_id: r.status for r in await store.list_runs(now=time.time())}
         assert runs == {"run-approval": "waiting", "run-approval.1": "pending"}
         kinds = [e.kind for e in await store.load_events("run-approval")]
         assert kinds == ["run_started", "hook_created", "child_started"]
         # The payload made the parent due now; the child still reports to it when it ends.
         claimed = await store.claim("w", 5, time.time() + 1, 30.0)
         assert sorted(r.run_id for r in claimed) == ["run-approval", "run-approval.1"]
-        done = Commit(
-            events=[("run-approval.1", 1, "run_completed", None, None, '"sent"', V1 + 11)],
-            updates=[
-                RunUpdate("run-approval.1", status="completed", result='"sent"', release=True)
-            ],
+        done = batch(
+            AppendEvent("run-approval.1", Event(1, "run_completed", None, None, '"sent"', V1 + 11)),
+            UpdateRun("run-approval.1", status="completed", result='"sent"', release=True),
         )
-        assert await store.commit(done, "w") == []
+        assert (await store.commit(done, "w", now=T)).lost == []
         inbox = [(i.kind, i.name) for i in await store.inbox("w")]
         assert inbox == [("hook", "approve:1"), ("child", "run-approval.1")]
         # And the new table works in the migrated file.
-        assert await store.set_webhook_response("req", 200, "[]", b"ok")
+        assert await store.set_webhook_response("req", 200, "[]", b"ok", now=time.time())
         assert await store.take_webhook_response("req") == (200, "[]", b"ok")
     finally:
         await store.close()
@@ -381,11 +383,11 @@ async def test_opens_a_schema_version_3_database(tmp_path: Path) -> None:
         # v4 added waits for other runs: the migrated file records one and answers it.
         claimed = await store.claim("w", 5, time.time() + 1, 30.0)
         assert sorted(r.run_id for r in claimed) == ["run-approval.1"]
-        assert (
-            await store.commit(Commit(watches=[("run-approval.1", "run-approval", 7)]), "w") == []
-        )
-        done = RunUpdate("run-approval.1", status="completed", result='"sent"', release=True)
-        assert await store.commit(Commit(updates=[done]), "w") == []
+        # (As its worker would: "w" holds only the child here, so no lease check.)
+        wait = batch(WatchRun("run-approval", "run-approval.1", 7))
+        assert (await store.commit(wait, "w", now=T, verify_owner=False)).lost == []
+        done = UpdateRun("run-approval.1", status="completed", result='"sent"', release=True)
+        assert (await store.commit(batch(done), "w", now=T)).lost == []
         rows = store.conn.execute(
             "SELECT kind, name FROM inbox WHERE run_id = 'run-approval' ORDER BY id"
         ).fetchall()

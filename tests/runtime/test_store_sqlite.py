@@ -91,7 +91,7 @@ def test_claims_from_concurrent_connections_are_disjoint(url: str) -> None:
         store = await opened(url)
         for owner, run_ids in got.items():
             for run_id in run_ids:
-                record = await store.get_run(run_id)
+                record = await store.get_run(run_id, now=T)
                 assert record is not None and record.lease_owner == owner
         await store.close()
 

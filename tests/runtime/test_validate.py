@@ -46,4 +46,4 @@ async def test_bad_input_names_the_field_and_writes_nothing(
         await engine.start(typed.order, *args, **kwargs)
     assert message in str(info.value)
     assert "wrong arguments for workflow flows.typed:order" in str(info.value)
-    assert await engine.store.list_runs() == []
+    assert await engine.list_runs() == []

@@ -39,7 +39,7 @@ async def test_a_worker_leaves_a_run_of_another_version_once_and_says_why(
     async with wf.Engine(db_url, poll_interval=0.01) as engine:
         run = await engine.start(versioned.checkout, version="v1")
         await asyncio.sleep(0.5)  # fifty polls
-        record = await engine.store.get_run(run.id)
+        record = await engine.store.get_run(run.id, now=engine.clock.now())
     assert record is not None
     assert (record.status, record.lease_owner) == ("pending", None)
     note = json.loads(record.error or "{}")["message"]

@@ -88,7 +88,7 @@ async def test_bad_start_requests_get_a_json_error_and_start_nothing(served: Ser
             reply = await served.client.post("/api/runs", json=body)
         assert reply.status_code == status, (body, reply.text)
         assert message in _error(reply)["message"], (body, reply.text)
-    assert await served.engine.store.list_runs() == []
+    assert await served.engine.list_runs() == []
 
 
 async def test_an_explicit_workflow_list_is_all_that_can_be_started(db_url: str) -> None:

@@ -66,7 +66,7 @@ async def test_a_bad_run_id_is_a_json_400_and_nothing_is_written(
     assert error["type"] == "bad_request"
     assert why in error["message"]
     assert "1 to 200 characters from ASCII letters, digits and -_.:@+=" in error["message"]
-    assert await served.engine.store.list_runs() == []
+    assert await served.engine.list_runs() == []
 
 
 async def test_a_100_kb_run_id_is_a_json_400(roomy: Served) -> None:
@@ -76,7 +76,7 @@ async def test_a_100_kb_run_id_is_a_json_400(roomy: Served) -> None:
     error = _error(reply, 400)
     assert "is 100000 characters long" in error["message"]
     assert len(error["message"]) < 300
-    assert await roomy.engine.store.list_runs() == []
+    assert await roomy.engine.list_runs() == []
 
 
 @pytest.mark.parametrize(
@@ -103,7 +103,7 @@ async def test_a_start_time_that_is_not_a_real_date_is_a_json_400_naming_the_opt
     error = _error(reply, 400)
     assert why in error["message"]
     assert error["message"].startswith(field)
-    assert await served.engine.store.list_runs() == []
+    assert await served.engine.list_runs() == []
 
 
 def _deep_json(depth: int) -> bytes:
@@ -125,7 +125,7 @@ async def test_bodies_nested_too_deeply_are_json_400s_everywhere(roomy: Served, 
         error = _error(reply, 400)
         assert error["type"] == "too_deep"
         assert f"nested more than {MAX_NESTING} levels deep" in error["message"], path
-    assert [r.run_id for r in await served.engine.store.list_runs()] == ["listening"]
+    assert [r.run_id for r in await served.engine.list_runs()] == ["listening"]
     await served.engine.send(listener.id, "go", "fine")
     assert await listener.result(timeout=10) == "fine"  # the deep message never arrived
 

@@ -139,7 +139,7 @@ class Engine(EngineCore):
             lease_expires=self.clock.now() + self.lease if adopt else None,
         )
         if not created:
-            existing = await self.store.get_run(run_id)
+            existing = await self.store.get_run(run_id, now=self.clock.now())
             if existing is not None and existing.workflow_id != workflow_id:
                 raise RunIdConflictError(
                     f"run id {run_id!r} is already used by a run of {existing.workflow_id};"
@@ -167,7 +167,9 @@ class Engine(EngineCore):
         """Queue ``request`` for the run holding its webhook; that run's id, or None
         when no live run holds the token any more (nothing is written then)."""
         await self.open()
-        run_id = await self.store.post_to_hook(request.token, _serde.dumps(request))
+        run_id = await self.store.post_to_hook(
+            request.token, _serde.dumps(request), now=self.clock.now()
+        )
         if run_id is not None:
             self.poke()
         return run_id
@@ -179,7 +181,7 @@ class Engine(EngineCore):
 
     async def forget_webhook_request(self, request_id: str) -> None:
         """The caller of ``request_id`` stopped waiting: a later answer is not kept."""
-        await self.store.discard_webhook_response(request_id)
+        await self.store.discard_webhook_response(request_id, now=self.clock.now())
 
     async def hook_held(self, token: str) -> bool:
         """Whether a live run holds hook (or webhook) ``token``."""
@@ -194,7 +196,9 @@ class Engine(EngineCore):
         a run whose worker is gone reads ``pending``) and of ``workflow`` (an id, or a
         function name)."""
         await self.open()
-        return await self.store.list_runs(status=status, workflow=workflow, limit=limit)
+        return await self.store.list_runs(
+            status=status, workflow=workflow, limit=limit, now=self.clock.now()
+        )
 
     async def resume_hook(self, token: str, payload: Any = None) -> str:
         """Deliver ``payload`` to the run holding hook ``token``; returns that run's id.
@@ -215,7 +219,11 @@ class Engine(EngineCore):
                 raise ValueError(
                     f"payload for hook {token!r} does not fit {cls.__name__}: {exc}"
                 ) from None
-        run_id = None if info is None else await self.store.post_to_hook(token, data)
+        run_id = (
+            None
+            if info is None
+            else await self.store.post_to_hook(token, data, now=self.clock.now())
+        )
         if run_id is None:
             raise HookNotFoundError(
                 f"no live run holds hook token {token!r} (never created, or released when"
@@ -232,7 +240,7 @@ class Engine(EngineCore):
         record = await self.get_run(run_id).describe()
         if record.status in FINISHED:
             raise WorkflowError(f"run {run_id} already ended ({record.status}); message not sent")
-        await self.store.post(run_id, InboxKind.MESSAGE, name, data)
+        await self.store.post(run_id, InboxKind.MESSAGE, name, data, now=self.clock.now())
         self.poke()
 
 
@@ -329,7 +337,7 @@ class Run(Generic[T]):
         """The run's row as it reads now: status, input, result or error, times, lease.
         Raises ``wf.RunNotFoundError`` for an unknown id."""
         await self._engine.open()
-        record = await self._engine.store.get_run(self.id)
+        record = await self._engine.store.get_run(self.id, now=self._engine.clock.now())
         if record is None:
             raise RunNotFoundError(f"no run with id {self.id!r} in {self._engine.url}")
         return record
@@ -367,7 +375,7 @@ class Run(Generic[T]):
         step or a NondeterminismError). Steps whose failure ended the run run again;
         everything before stays as recorded."""
         await self._engine.open()
-        await self._engine.store.retry_run(self.id)
+        await self._engine.store.retry_run(self.id, now=self._engine.clock.now())
         self._engine.poke()
 
     async def cancel(self) -> None:
@@ -376,7 +384,9 @@ class Run(Generic[T]):
         record = await self.describe()
         if record.status in FINISHED:
             raise WorkflowError(f"run {self.id} already ended ({record.status}); nothing to cancel")
-        await self._engine.store.post(self.id, InboxKind.CANCEL, None, None)
+        await self._engine.store.post(
+            self.id, InboxKind.CANCEL, None, None, now=self._engine.clock.now()
+        )
         self._engine.poke()
 
     async def events(self, *, after: int = -1) -> AsyncIterator[Event]:

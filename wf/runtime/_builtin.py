@@ -81,12 +81,12 @@ async def cancel_run(run_id: str) -> bool:
 
     engine = _engine()
     await engine.open()
-    record = await engine.store.get_run(run_id)
+    record = await engine.store.get_run(run_id, now=engine.clock.now())
     if record is None:
         raise _refused(WorkflowError(f"no run with id {run_id!r} to cancel"))
     if record.status in FINISHED:
         return False
-    await engine.store.post(run_id, InboxKind.CANCEL, None, None)
+    await engine.store.post(run_id, InboxKind.CANCEL, None, None, now=engine.clock.now())
     engine.poke()
     return True
 
@@ -95,7 +95,7 @@ async def run_status(run_id: str) -> str:
     """Built-in step: the status of run ``run_id`` now (recorded, so replay sees the same)."""
     engine = _engine()
     await engine.open()
-    record = await engine.store.get_run(run_id)
+    record = await engine.store.get_run(run_id, now=engine.clock.now())
     if record is None:
         raise _refused(RunNotFoundError(f"no run with id {run_id!r} in {engine.url}"))
     return str(record.status)

@@ -2,9 +2,11 @@
 
 A ``RunContext`` does no I/O. Workflow code issues durable operations through
 it (``issue_step``, timers via the loop); each gets a correlation id (``cid``)
-from its order of issue. New operations go to ``outbox`` (events to append)
-and ``effects`` (work for the engine: run a step, arm a timer). The engine
-commits the outbox, then hands committed completions back with ``deliver``,
+from its order of issue. New operations go to ``commands`` (what must be written:
+``Record`` an event, register a hook, start a child, wait for a run; frozen command
+objects, see ``wf.store._commands``) and ``effects`` (work for the engine: run a
+step, arm a timer). The engine commits the commands, then hands committed
+completions back with ``deliver``,
 one at a time, and the workflow runs to quiescence between deliveries.
 
 Replay feeds a committed log through the same path, so a replayed run reaches
@@ -50,8 +52,19 @@ from wf.runtime._events import (
     Event,
 )
 from wf.runtime._loop import WorkflowLoop
+from wf.store._commands import RegisterHook, StartChild, WatchRun
 
-__all__ = ["ArmTimer", "CancelTimer", "Closed", "Inbox", "RunContext", "StartStep", "type_name"]
+__all__ = [
+    "ArmTimer",
+    "CancelTimer",
+    "Closed",
+    "Inbox",
+    "Issued",
+    "Record",
+    "RunContext",
+    "StartStep",
+    "type_name",
+]
 
 _WF_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _ASYNCIO_DIR = os.path.dirname(os.path.abspath(asyncio.__file__))
@@ -66,7 +79,22 @@ class Closed(BaseException):
     """
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
+class Record:
+    """Append an event to the run's log; the engine gives it its sequence number and time."""
+
+    kind: str
+    cid: int | None
+    name: str | None
+    data: str | None
+
+
+#: What the run context asks to be written: an event, or a store command that goes
+#: with the event of the same operation (in the same commit).
+Issued = Record | RegisterHook | StartChild | WatchRun
+
+
+@dataclass(frozen=True, slots=True)
 class StartStep:
     cid: int
     step_id: str
@@ -75,13 +103,13 @@ class StartStep:
     at: float | None = None  # epoch seconds to start at (a retry), None for now
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class ArmTimer:
     cid: int
     fire_at: float
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class CancelTimer:
     cid: int
 
@@ -125,7 +153,7 @@ class RunContext:
         self.task: asyncio.Task[Any] | None = None
 
         self.next_cid = 0
-        self.outbox: list[tuple[str, int | None, str | None, str | None]] = []
+        self.commands: list[Issued] = []
         self.effects: list[Effect] = []
         self.futures: dict[int, asyncio.Future[Any]] = {}
         self.step_names: dict[int, str] = {}
@@ -138,8 +166,6 @@ class RunContext:
         # Hooks by correlation id and token; payloads and messages not yet taken.
         self.hooks: dict[int, Inbox] = {}
         self.hook_cids: dict[str, int] = {}
-        self.hook_types: dict[str, str] = {}
-        self.webhooks: dict[str, str] = {}
         self.messages: dict[str, Inbox] = {}
         # Child runs by correlation id and run id: the outcome once it arrives.
         self.children: dict[int, asyncio.Future[dict[str, Any]]] = {}
@@ -160,7 +186,7 @@ class RunContext:
         self.futures[cid] = fut
         self.step_names[cid] = step_id
         if cid not in self._recorded:
-            self.outbox.append((STEP_SCHEDULED, cid, step_id, data))
+            self.commands.append(Record(STEP_SCHEDULED, cid, step_id, data))
             self.effects.append(StartStep(cid, step_id, data, 1))
         return fut
 
@@ -179,15 +205,12 @@ class RunContext:
         if token in self.hook_cids:
             raise ValueError(f"this run already created a hook with token {token!r}")
         cid = self._claim(HOOK_CREATED, token)
-        if type_path is not None:
-            self.hook_types[token] = type_path
-        if webhook is not None:
-            self.webhooks[token] = webhook
         inbox = Inbox(self.loop)
         self.hooks[cid] = inbox
         self.hook_cids[token] = cid
         if cid not in self._recorded:
-            self.outbox.append((HOOK_CREATED, cid, token, None))
+            self.commands.append(Record(HOOK_CREATED, cid, token, None))
+            self.commands.append(RegisterHook(self.run_id, token, cid, type_path, webhook))
         return cid, token, inbox
 
     def issue_child(
@@ -204,7 +227,10 @@ class RunContext:
         self.child_cids[run_id] = cid
         if cid not in self._recorded:
             data = _serde.dumps({"workflow": workflow_id, "input": payload, "wake_at": wake_at})
-            self.outbox.append((CHILD_STARTED, cid, run_id, data))
+            self.commands.append(Record(CHILD_STARTED, cid, run_id, data))
+            self.commands.append(
+                StartChild(self.run_id, run_id, workflow_id, payload, wake_at, cid)
+            )
         return run_id, outcome
 
     def issue_watch(self, run_id: str) -> asyncio.Future[dict[str, Any]]:
@@ -216,7 +242,8 @@ class RunContext:
         outcome: asyncio.Future[dict[str, Any]] = self.loop.create_future()
         self.children[cid] = outcome
         if cid not in self._recorded:
-            self.outbox.append((RUN_WATCHED, cid, run_id, None))
+            self.commands.append(Record(RUN_WATCHED, cid, run_id, None))
+            self.commands.append(WatchRun(self.run_id, run_id, cid))
         return outcome
 
     def issue_progress(self, message: str) -> None:
@@ -225,7 +252,7 @@ class RunContext:
             raise Closed()
         cid = self._claim(PROGRESS, message)
         if cid not in self._recorded:
-            self.outbox.append((PROGRESS, cid, message, None))
+            self.commands.append(Record(PROGRESS, cid, message, None))
 
     def message_inbox(self, name: str) -> Inbox:
         inbox = self.messages.get(name)
@@ -247,7 +274,9 @@ class RunContext:
         self._timer_cids[id(handle)] = cid
         if cid not in self._recorded:
             when = handle.when()
-            self.outbox.append((TIMER_SCHEDULED, cid, "timer", _serde.dumps({"fire_at": when})))
+            self.commands.append(
+                Record(TIMER_SCHEDULED, cid, "timer", _serde.dumps({"fire_at": when}))
+            )
             self.effects.append(ArmTimer(cid, when))
 
     def timer_cancelled(self, handle: asyncio.TimerHandle) -> None:
@@ -412,10 +441,10 @@ class RunContext:
     def steps_in_flight(self) -> int:
         return sum(1 for fut in self.futures.values() if not fut.done())
 
-    def take(self) -> tuple[list[tuple[str, int | None, str | None, str | None]], list[Effect]]:
-        outbox, effects = self.outbox, self.effects
-        self.outbox, self.effects = [], []
-        return outbox, effects
+    def take(self) -> tuple[list[Issued], list[Effect]]:
+        commands, effects = self.commands, self.effects
+        self.commands, self.effects = [], []
+        return commands, effects
 
     def close(self) -> None:
         """Tear down the run's coroutines without letting them issue operations."""

@@ -39,15 +39,12 @@ from wf._errors import (
 from wf._options import StepOptions, backoff_delay, workflow_options
 from wf.runtime import _serde
 from wf.runtime._clock import Clock, RealClock
-from wf.runtime._context import ArmTimer, CancelTimer, RunContext, StartStep
+from wf.runtime._context import ArmTimer, CancelTimer, Record, RunContext, StartStep
 from wf.runtime._duration import to_seconds
 from wf.runtime._events import (
-    CHILD_STARTED,
-    HOOK_CREATED,
     RUN_CANCELLED,
     RUN_COMPLETED,
     RUN_FAILED,
-    RUN_WATCHED,
     STEP_COMPLETED,
     STEP_FAILED,
     STEP_RETRYING,
@@ -58,8 +55,17 @@ from wf.runtime._live import Live, Resume, with_timeout
 from wf.runtime._metadata import step_metadata_var
 from wf.runtime._registry import StepSpec, resolve, resolve_step
 from wf.runtime._worker import WorkerMixin
+from wf.store._commands import (
+    AppendEvent,
+    Batch,
+    CommitResult,
+    RegisterHook,
+    StartChild,
+    UpdateRun,
+    WatchRun,
+)
 from wf.store._faults import BROKEN, Backoff
-from wf.store._protocol import Commit, RunRecord, RunUpdate, Store, open_store
+from wf.store._protocol import RunRecord, Store, open_store
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_URL", "EngineCore", "current_engine_var"]
 
@@ -118,8 +124,19 @@ class EngineCore(WorkerMixin):
         self._stopped: asyncio.Future[StoreError] | None = None
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._runs: dict[str, Live] = {}
-        self._commit = Commit()
+        self._batch = Batch()
         self._after: list[Callable[[], None]] = []
+        self._issued: dict[type, Callable[[Live, Any], bool]] = {
+            Record: self._on_record,
+            RegisterHook: self._on_register_hook,
+            StartChild: self._on_start_child,
+            WatchRun: self._on_watch_run,
+        }
+        self._effects: dict[type, Callable[[Live, Any, bool], None]] = {
+            StartStep: self._on_start_step,
+            ArmTimer: self._on_arm_timer,
+            CancelTimer: self._on_cancel_timer,
+        }
         # Failed commits: paced and logged once per streak.
         self._commit_retry = Backoff("committing to the database")
         # Runs failed because the database refused their writes, whose failure is
@@ -153,7 +170,7 @@ class EngineCore(WorkerMixin):
         self._opened = True
         # A store that commits without suspending (SQLite) is flushed from a plain
         # callback: one loop turn per tick instead of waking a flusher task.
-        self._commit_sync: Callable[..., list[str]] | None = (
+        self._commit_sync: Callable[..., CommitResult] | None = (
             self.store.commit_sync if self.store.sync_commits else None
         )
         if self._commit_sync is None:
@@ -175,9 +192,9 @@ class EngineCore(WorkerMixin):
         # Commit what is already decided; its deliveries happen wherever the runs resume.
         self._shut = True
         # Not into a database file that was removed or replaced: nothing more is written.
-        if self._commit and self.failure is None:
+        if self._batch and self.failure is None:
             try:
-                await self.store.commit(self._commit, self.worker_id)
+                await self.store.commit(self._batch, self.worker_id, now=self.clock.now())
             except Exception:
                 log.exception("wf: final commit failed; the affected steps will run again")
         held = list(self._runs)
@@ -208,7 +225,7 @@ class EngineCore(WorkerMixin):
     def busy(self) -> bool:
         """Whether anything is under way in memory: a commit pending, a step running,
         an event not yet delivered, a run being resumed (wf.testing waits on it)."""
-        if self._commit or self._after or self._flush_pending:
+        if self._batch or self._after or self._flush_pending:
             return True
         return any(live.steps or live.undelivered or live.resuming for live in self._runs.values())
 
@@ -232,7 +249,7 @@ class EngineCore(WorkerMixin):
     ) -> Event:
         event = Event(live.seq, kind, cid, name, data, self.clock.now())
         live.seq += 1
-        self._commit.events.append(event.as_row(live.ctx.run_id))
+        self._batch.add(AppendEvent(live.ctx.run_id, event))
         self._kick()
         return event
 
@@ -260,17 +277,19 @@ class EngineCore(WorkerMixin):
         self._flush_pending = False
         if self._shut:
             return  # closed after its final commit: the runs resume elsewhere
-        commit, after = self._commit, self._after
-        if not commit and not after:
+        batch, after = self._batch, self._after
+        if not batch and not after:
             return
-        self._commit, self._after = Commit(), []
+        self._batch, self._after = Batch(), []
         commit_sync = self._commit_sync
         if commit_sync is None:
             return
         try:
-            lost = commit_sync(commit, self.worker_id, verify_owner=self._must_verify())
+            result = commit_sync(
+                batch, self.worker_id, now=self.clock.now(), verify_owner=self._must_verify()
+            )
         except Exception as exc:
-            delay = self._commit_failed(exc, commit, after)
+            delay = self._commit_failed(exc, batch, after)
             if delay is not None and self._loop is not None:
                 # Kicks wait for the retry: a flush is pending until then.
                 self._flush_pending = True
@@ -278,10 +297,10 @@ class EngineCore(WorkerMixin):
             return
         if self._commit_retry.failures:
             self._commit_retry.succeeded()
-        self._committed(lost, after, commit)
+        self._committed(result, after)
 
     def _commit_failed(
-        self, exc: Exception, commit: Commit, after: list[Callable[[], None]]
+        self, exc: Exception, batch: Batch, after: list[Callable[[], None]]
     ) -> float | None:
         """A commit raised ``exc``: the seconds to wait before trying it again, or None
         if the database cannot be written at all (the worker stopped)."""
@@ -289,24 +308,15 @@ class EngineCore(WorkerMixin):
         if fault.kind == BROKEN:
             self._stop_worker(StoreError(fault.message))
             return None
-        self._requeue(commit, after)
+        # Tried again first, before what was added since.
+        batch.extend(self._batch)
+        self._batch, self._after = batch, after + self._after
         return self._commit_retry.failed(exc)
 
-    def _requeue(self, commit: Commit, after: list[Callable[[], None]]) -> None:
-        commit.events += self._commit.events
-        commit.updates += self._commit.updates
-        commit.consumed += self._commit.consumed
-        commit.hooks += self._commit.hooks
-        commit.hook_types.update(self._commit.hook_types)
-        commit.webhooks.update(self._commit.webhooks)
-        commit.children += self._commit.children
-        commit.watches += self._commit.watches
-        self._commit, self._after = commit, after + self._after
-
-    def _committed(self, lost: list[str], after: list[Callable[[], None]], commit: Commit) -> None:
-        if commit.refused or self._refusing:
-            self._refused(commit.refused)
-        for token, holder in commit.conflicts.items():
+    def _committed(self, result: CommitResult, after: list[Callable[[], None]]) -> None:
+        if result.refused or self._refusing:
+            self._refused(result.refused)
+        for token, holder in result.conflicts.items():
             for held in list(self._runs.values()):
                 if held.ctx.hook_cids.get(token) is not None and held.ctx.run_id != holder:
                     self._runs.pop(held.ctx.run_id, None)
@@ -318,7 +328,7 @@ class EngineCore(WorkerMixin):
                             " at a time (it is released when that run ends)"
                         ),
                     )
-        for run_id in lost:
+        for run_id in result.lost:
             live = self._runs.pop(run_id, None)
             if live is not None:
                 log.warning("wf: run %s was taken over by another worker", run_id)
@@ -364,16 +374,16 @@ class EngineCore(WorkerMixin):
             await asyncio.sleep(0)
             self._dirty.clear()
             self._flush_pending = False
-            commit, after = self._commit, self._after
-            if not commit and not after:
+            batch, after = self._batch, self._after
+            if not batch and not after:
                 continue
-            self._commit, self._after = Commit(), []
+            self._batch, self._after = Batch(), []
             try:
-                lost = await self.store.commit(
-                    commit, self.worker_id, verify_owner=self._must_verify()
+                result = await self.store.commit(
+                    batch, self.worker_id, now=self.clock.now(), verify_owner=self._must_verify()
                 )
             except Exception as exc:
-                delay = self._commit_failed(exc, commit, after)
+                delay = self._commit_failed(exc, batch, after)
                 if delay is None:
                     return
                 await asyncio.sleep(delay)
@@ -381,7 +391,7 @@ class EngineCore(WorkerMixin):
                 continue
             if self._commit_retry.failures:
                 self._commit_retry.succeeded()
-            self._committed(lost, after, commit)
+            self._committed(result, after)
 
     # -- running workflows ---------------------------------------------------------------
 
@@ -444,7 +454,7 @@ class EngineCore(WorkerMixin):
             # It was listening in memory, shown as waiting: it works again.
             live.parked.cancel()
             live.parked = None
-            self._commit.updates.append(RunUpdate(live.ctx.run_id, status="running"))
+            self._batch.add(UpdateRun(live.ctx.run_id, status="running"))
             self._kick()
         live.park_over = False
         live.ctx.deliver(event)
@@ -456,52 +466,62 @@ class EngineCore(WorkerMixin):
         if ctx.failure is not None:
             self._fail_nondeterministic(live)
             return
-        outbox, effects = ctx.take()
+        commands, effects = ctx.take()
         # The operations go into the log before any of their steps starts: a step
         # whose first turn finishes at once appends its result right away, after
         # its step_scheduled and in the same commit.
         commit_first = False
-        for kind, cid, name, data in outbox:
-            self._append(live, kind, cid, name, data)
-            if kind == HOOK_CREATED and cid is not None and name is not None:
-                self._commit.hooks.append((name, ctx.run_id, cid))
-                hook_type = ctx.hook_types.get(name)
-                if hook_type is not None:
-                    self._commit.hook_types[name] = hook_type
-                webhook = ctx.webhooks.get(name)
-                if webhook is not None:
-                    self._commit.webhooks[name] = webhook
+        for command in commands:
+            if self._issued[type(command)](live, command):
                 commit_first = True
-            elif kind == CHILD_STARTED and name is not None and cid is not None:
-                child = _serde.loads(data or "{}")
-                self._commit.children.append(
-                    (name, child["workflow"], child["input"], ctx.run_id, child["wake_at"], cid)
-                )
-                self._after.append(self.poke)
-                commit_first = True  # the child exists before any later step runs
-            elif kind == RUN_WATCHED and cid is not None and name is not None:
-                self._commit.watches.append((name, ctx.run_id, cid))
         if commit_first:
+            # A step may hand a hook's token out, or wait for a child: the steps start
+            # once the commit made them durable.
             live.registering += 1
             self._after.append(functools.partial(self._registered, live))
         for effect in effects:
-            if type(effect) is StartStep:
-                if commit_first:
-                    # A step may hand the token out: it starts once the token is durable.
-                    self._after.append(functools.partial(self._start_step_live, live, effect))
-                else:
-                    self._start_step(live, effect)
-            elif type(effect) is ArmTimer:
-                self._arm_timer(live, effect)
-            elif type(effect) is CancelTimer:
-                handle = live.timers.pop(effect.cid, None)
-                live.wake_at.pop(effect.cid, None)
-                if handle is not None:
-                    handle.cancel()
+            self._effects[type(effect)](live, effect, commit_first)
         if ctx.finished is not None:
             self._finish(live)
         else:
             self._maybe_evict(live)
+
+    # What the run context issued, one handler per kind; True if the steps issued with
+    # it must wait for its commit.
+
+    def _on_record(self, live: Live, record: Record) -> bool:
+        self._append(live, record.kind, record.cid, record.name, record.data)
+        return False
+
+    def _on_register_hook(self, live: Live, command: RegisterHook) -> bool:
+        self._batch.add(command)
+        return True
+
+    def _on_start_child(self, live: Live, command: StartChild) -> bool:
+        self._batch.add(command)
+        self._after.append(self.poke)
+        return True  # the child exists before any later step runs
+
+    def _on_watch_run(self, live: Live, command: WatchRun) -> bool:
+        self._batch.add(command)
+        return False
+
+    # The work the run asked for, one handler per kind.
+
+    def _on_start_step(self, live: Live, effect: StartStep, commit_first: bool) -> None:
+        if commit_first:
+            self._after.append(functools.partial(self._start_step_live, live, effect))
+        else:
+            self._start_step(live, effect)
+
+    def _on_arm_timer(self, live: Live, effect: ArmTimer, commit_first: bool) -> None:
+        self._arm_timer(live, effect)
+
+    def _on_cancel_timer(self, live: Live, effect: CancelTimer, commit_first: bool) -> None:
+        handle = live.timers.pop(effect.cid, None)
+        live.wake_at.pop(effect.cid, None)
+        if handle is not None:
+            handle.cancel()
 
     def _start_step(self, live: Live, effect: StartStep) -> None:
         loop = self._running_loop()
@@ -689,8 +709,8 @@ class EngineCore(WorkerMixin):
         kind, data = outcome
         status = _STATUS[kind]
         self._append(live, kind, None, None, data)
-        self._commit.updates.append(
-            RunUpdate(
+        self._batch.add(
+            UpdateRun(
                 ctx.run_id,
                 status=status,
                 result=data if kind == RUN_COMPLETED else None,
@@ -715,7 +735,7 @@ class EngineCore(WorkerMixin):
         if live.steps:
             return
         live.draining = False
-        self._commit.updates.append(RunUpdate(live.ctx.run_id, release=True))
+        self._batch.add(UpdateRun(live.ctx.run_id, release=True))
         self._kick()
         if self._runs.get(live.ctx.run_id) is live:
             del self._runs[live.ctx.run_id]
@@ -736,8 +756,8 @@ class EngineCore(WorkerMixin):
         """Commit that the run failed with ``exc`` (its row only, not its log), release it
         and tell whoever waits for it."""
         error = _serde.dumps(_serde.encode_exception(exc))
-        self._commit.updates.append(
-            RunUpdate(
+        self._batch.add(
+            UpdateRun(
                 run_id, status="failed", error=error, set_wake=True, wake_at=None, release=True
             )
         )
@@ -763,11 +783,11 @@ class EngineCore(WorkerMixin):
             # stay in memory, shown as waiting, and evict only after evict_after quiet.
             if live.parked is None:
                 live.parked = self.clock.call_at(now + self.evict_after, self._park_over, live)
-                self._commit.updates.append(RunUpdate(ctx.run_id, status="waiting"))
+                self._batch.add(UpdateRun(ctx.run_id, status="waiting"))
                 self._kick()
             return
-        self._commit.updates.append(
-            RunUpdate(ctx.run_id, status=status, set_wake=True, wake_at=next_wake, release=True)
+        self._batch.add(
+            UpdateRun(ctx.run_id, status=status, set_wake=True, wake_at=next_wake, release=True)
         )
         self._kick()
         self._runs.pop(ctx.run_id, None)

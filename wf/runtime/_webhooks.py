@@ -117,7 +117,9 @@ class Request:
         await engine.open()
         headers = _json.dumps(sorted(response.headers.items()))
         body = response.body if isinstance(response.body, bytes) else response.body.encode()
-        await engine.store.set_webhook_response(self.id, response.status, headers, body)
+        await engine.store.set_webhook_response(
+            self.id, response.status, headers, body, now=engine.clock.now()
+        )
         waiter = response_waiters.get(self.id)
         if waiter is not None:
             _wake(waiter)

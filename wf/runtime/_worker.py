@@ -27,15 +27,9 @@ from wf.runtime._events import (
     Event,
 )
 from wf.runtime._live import Live
+from wf.store._commands import Batch, ConsumeInbox, UpdateRun
 from wf.store._faults import BROKEN, REFUSED, Backoff
-from wf.store._protocol import (
-    Commit,
-    InboxKind,
-    RunRecord,
-    RunUpdate,
-    Store,
-    local_owner_gone,
-)
+from wf.store._protocol import InboxKind, RunRecord, Store, local_owner_gone
 
 __all__ = ["WorkerMixin"]
 
@@ -52,7 +46,7 @@ class _Engine(Protocol):
     poll_interval: float
     clock: Clock
     _runs: dict[str, Live]
-    _commit: Commit
+    _batch: Batch
     _after: list[Callable[[], None]]
     _wakeup: asyncio.Event
     _inbox_taken: set[int]
@@ -160,7 +154,7 @@ class WorkerMixin:
                     continue
             # Given back, for a later poll or another worker: held by no one in memory,
             # its lease would be renewed forever.
-            self._commit.updates.append(RunUpdate(record.run_id, status="pending", release=True))
+            self._batch.add(UpdateRun(record.run_id, status="pending", release=True))
             self._kick()
         try:
             if failed is None:
@@ -209,8 +203,8 @@ class WorkerMixin:
             wait,
         )
         note = WorkflowError(f"{reason}; left for a worker that can run it")
-        self._commit.updates.append(
-            RunUpdate(
+        self._batch.add(
+            UpdateRun(
                 record.run_id,
                 # Due as before, held by nobody: pending, as a run waiting for a worker is.
                 status="pending",
@@ -264,7 +258,7 @@ class WorkerMixin:
         for live in list(self._runs.values()):
             self._forget(live)
         self._runs.clear()
-        self._commit = Commit()
+        self._batch = Batch()
         self._after.clear()
         if self._stopped is not None:
             if not self._stopped.done():
@@ -338,7 +332,7 @@ class WorkerMixin:
                     item.kind,
                     item.name,
                 )
-            self._commit.consumed.append(item.id)
+            self._batch.add(ConsumeInbox(item.run_id, item.id))
             self._kick()
 
     def _must_verify(self: _Engine) -> bool:

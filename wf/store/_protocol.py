@@ -3,8 +3,9 @@
 A store keeps three things: ``runs`` (one row per run: status, input, result,
 lease), ``events`` (each run's append-only log) and ``inbox`` (requests from
 outside a run's worker, such as cancellation, that the owning worker turns
-into log events). The engine batches every append of a tick into one
-``commit`` call: one transaction for all runs.
+into log events). The engine batches every write of a tick into one ``Batch`` of
+commands (``wf.store._commands``) and one ``commit`` call: one transaction for all
+runs. The store never reads the time: the engine's clock gives it ``now``.
 """
 
 from __future__ import annotations
@@ -12,24 +13,25 @@ from __future__ import annotations
 import enum
 import os
 import socket
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from wf._errors import StoreError
 from wf.runtime._events import Event, RunStatus
 from wf.store._faults import Fault
 
+if TYPE_CHECKING:
+    from wf.store._commands import Batch, CommitResult
+
 __all__ = [
     "ACTIVE",
     "FINISHED",
-    "Commit",
     "Fault",
     "HookRecord",
     "InboxItem",
     "InboxKind",
     "RunRecord",
-    "RunUpdate",
     "Store",
     "local_owner_gone",
     "open_store",
@@ -60,19 +62,6 @@ class RunRecord:
     wake_at: float | None
     lease_owner: str | None
     attempt: int
-
-
-@dataclass(slots=True)
-class RunUpdate:
-    """A change to a run's row, applied in the same transaction as its events."""
-
-    run_id: str
-    status: str | None = None
-    result: str | None = None
-    error: str | None = None
-    wake_at: float | None = None
-    set_wake: bool = False
-    release: bool = False
 
 
 class InboxKind(enum.StrEnum):
@@ -107,86 +96,12 @@ class HookRecord:
     webhook: str | None = None
 
 
-@dataclass(slots=True)
-class Commit:
-    """Everything one tick writes: appended events, run changes, consumed inbox items."""
-
-    events: list[tuple[str, int, str, int | None, str | None, str | None, float]] = field(
-        default_factory=list
-    )
-    updates: list[RunUpdate] = field(default_factory=list)
-    consumed: list[int] = field(default_factory=list)
-    #: Child runs to create (if absent): (run id, workflow id, input, parent run id,
-    #: wake_at, the parent's correlation id for the start).
-    children: list[tuple[str, str, str, str, float, int]] = field(default_factory=list)
-    #: Waits for other runs to end: (watched run id, waiting run id, correlation id).
-    watches: list[tuple[str, str, int]] = field(default_factory=list)
-    #: Hook tokens to register: (token, run_id, correlation id).
-    hooks: list[tuple[str, str, int]] = field(default_factory=list)
-    #: The payload type (``module:qualname``) of typed hooks among ``hooks``, by token.
-    hook_types: dict[str, str] = field(default_factory=dict)
-    #: The HTTP answer (JSON) of the webhooks among ``hooks``, by token.
-    webhooks: dict[str, str] = field(default_factory=dict)
-    #: Filled by the store: token -> run id, for tokens another live run already held
-    #: (those registrations were not made).
-    conflicts: dict[str, str] = field(default_factory=dict)
-    #: Filled by the store: run id -> why the database refused that run's writes (a
-    #: constraint, a value it cannot store). None of that run's writes were made; the
-    #: other runs' were.
-    refused: dict[str, Exception] = field(default_factory=dict)
-
-    def __bool__(self) -> bool:
-        return bool(
-            self.events
-            or self.updates
-            or self.consumed
-            or self.hooks
-            or self.children
-            or self.watches
-        )
-
-    def by_run(self, inbox_runs: Mapping[int, str]) -> dict[str, Commit]:
-        """This commit split into one part per run, in order of first appearance: a
-        child's creation goes with its parent, a wait with the waiting run, a consumed
-        inbox item with the run ``inbox_runs`` says it was sent to (an item missing
-        there no longer exists and is left out). A store applies the parts apart when
-        the whole is refused, to find whose writes it refuses."""
-        parts: dict[str, Commit] = {}
-
-        def part(run_id: str) -> Commit:
-            found = parts.get(run_id)
-            if found is None:
-                found = parts[run_id] = Commit()
-            return found
-
-        for child in self.children:
-            part(child[3]).children.append(child)
-        for watch in self.watches:
-            part(watch[1]).watches.append(watch)
-        for hook in self.hooks:
-            into = part(hook[1])
-            into.hooks.append(hook)
-            if hook[0] in self.hook_types:
-                into.hook_types[hook[0]] = self.hook_types[hook[0]]
-            if hook[0] in self.webhooks:
-                into.webhooks[hook[0]] = self.webhooks[hook[0]]
-        for event in self.events:
-            part(event[0]).events.append(event)
-        for item in self.consumed:
-            run_id = inbox_runs.get(item)
-            if run_id is not None:
-                part(run_id).consumed.append(item)
-        for update in self.updates:
-            part(update.run_id).updates.append(update)
-        return parts
-
-
 class Store(Protocol):
     url: str
     #: Whether ``commit_sync`` commits without suspending (an embedded database such as
     #: SQLite): the engine then commits from a loop callback, one loop turn per tick.
     #: Otherwise (a network database) it awaits ``commit`` from its flusher task.
-    sync_commits: bool
+    sync_commits: ClassVar[bool]
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...
@@ -218,22 +133,26 @@ class Store(Protocol):
         ``lease_expires`` (a worker starting a run it executes at once)."""
         ...
 
-    async def commit(self, commit: Commit, owner: str, *, verify_owner: bool = True) -> list[str]:
-        """Apply one tick atomically. Returns the run ids this owner no longer holds
-        (their writes were dropped because another worker took the run over).
+    async def commit(
+        self, batch: Batch, owner: str, *, now: float, verify_owner: bool = True
+    ) -> CommitResult:
+        """Apply one tick's commands atomically. The result names the runs this owner
+        no longer holds (their writes were dropped because another worker took the run
+        over) and the hook tokens another live run already held.
 
         If the database refuses some of the writes (a REFUSED fault), the store
-        applies the commit again run by run, in one transaction: the runs whose
-        writes are refused are left out and reported in ``commit.refused``, the
-        others' writes are made. Other faults are raised, and nothing is written.
+        applies the batch again run by run, in one transaction: the runs whose writes
+        are refused are left out and reported in ``CommitResult.refused``, the others'
+        writes are made. Other faults are raised, and nothing is written.
 
-        ``verify_owner=False`` skips that check; the engine passes it only while
+        ``verify_owner=False`` skips the lease check; the engine passes it only while
         its leases are certainly still valid."""
         ...
 
-    def commit_sync(self, commit: Commit, owner: str, *, verify_owner: bool = True) -> list[str]:
-        """``commit`` without a coroutine, for a store with ``sync_commits``; a store
-        without it raises ``NotImplementedError``."""
+    def commit_sync(
+        self, batch: Batch, owner: str, now: float, verify_owner: bool = True
+    ) -> CommitResult:
+        """``commit`` without a coroutine, for a store with ``sync_commits``."""
         ...
 
     async def claim(
@@ -255,9 +174,9 @@ class Store(Protocol):
     async def expire_owner(self, owner: str) -> None: ...
     async def lease_owners(self) -> list[str]: ...
 
-    async def get_run(self, run_id: str, *, now: float | None = None) -> RunRecord | None:
-        """The run as it stands at ``now`` (default: the real time), which decides
-        whether its lease has expired (see ``RunRecord.status``)."""
+    async def get_run(self, run_id: str, *, now: float) -> RunRecord | None:
+        """The run as it stands at ``now``, which decides whether its lease has expired
+        (see ``RunRecord.status``)."""
         ...
 
     async def list_runs(
@@ -266,14 +185,16 @@ class Store(Protocol):
         status: str | None = None,
         workflow: str | None = None,
         limit: int = 100,
-        now: float | None = None,
+        now: float,
     ) -> list[RunRecord]:
         """The newest runs, filtered by their status at ``now`` as ``get_run`` reads it."""
         ...
 
     async def load_events(self, run_id: str, after: int = -1) -> list[Event]: ...
 
-    async def post(self, run_id: str, kind: str, name: str | None, data: str | None) -> None:
+    async def post(
+        self, run_id: str, kind: str, name: str | None, data: str | None, *, now: float
+    ) -> None:
         """Queue a request for the run's worker and make the run claimable if it sleeps."""
         ...
 
@@ -283,13 +204,13 @@ class Store(Protocol):
         """The live run holding ``token``, with the hook's payload type and webhook answer."""
         ...
 
-    async def post_to_hook(self, token: str, data: str | None) -> str | None:
+    async def post_to_hook(self, token: str, data: str | None, *, now: float) -> str | None:
         """Queue a payload for the run holding hook ``token``; its run id, or None if
         no live run holds the token (nothing is written then)."""
         ...
 
     async def set_webhook_response(
-        self, request_id: str, status: int, headers: str, body: bytes
+        self, request_id: str, status: int, headers: str, body: bytes, *, now: float
     ) -> bool:
         """Record the HTTP response a step chose for a webhook request (headers as a JSON
         list of pairs). The first response wins: False if one was already recorded."""
@@ -300,16 +221,16 @@ class Store(Protocol):
         no step has answered yet."""
         ...
 
-    async def discard_webhook_response(self, request_id: str) -> None:
+    async def discard_webhook_response(self, request_id: str, *, now: float) -> None:
         """Forget a request whose caller stopped waiting: a late answer is not kept."""
         ...
 
-    async def retry_run(self, run_id: str) -> list[int]:
+    async def retry_run(self, run_id: str, *, now: float) -> list[int]:
         """Make a failed run runnable again (attempt + 1), dropping the trailing
         failure events of its log (see the README). Returns the dropped seqs."""
         ...
 
-    async def fail_run(self, run_id: str, owner: str, error: str) -> None:
+    async def fail_run(self, run_id: str, owner: str, error: str, *, now: float) -> None:
         """Mark a run failed without touching its log (non-determinism, corrupt input)."""
         ...
 

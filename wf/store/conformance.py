@@ -7,10 +7,9 @@ A backend's test module subclasses `StoreConformance` and provides two fixtures:
   process), closed after the test.
 
 The tests use only the `Store` protocol, never a backend's own API, so the same
-suite runs unchanged against SQLite and PostgreSQL. Claims take explicit ``now``
-values; only ``post`` and ``post_to_hook`` read the real clock, so tests that
-post claim at ``time.time() + 1``. Reads default to the real time to decide
-whether a lease expired, so tests read at ``T`` (``now=T``) unless they test that.
+suite runs unchanged against SQLite and PostgreSQL. Every call is given its
+``now`` (a store never reads the clock): most tests use the fixed ``T``; tests of
+posting to a run post at the real time and claim at ``time.time() + 1``.
 """
 
 from __future__ import annotations
@@ -21,8 +20,19 @@ import time
 import pytest
 
 from wf.runtime._events import HOOK_CREATED, RUN_STARTED, STEP_COMPLETED, STEP_SCHEDULED, Event
+from wf.store._commands import (
+    AppendEvent,
+    Batch,
+    Command,
+    CommitResult,
+    ConsumeInbox,
+    RegisterHook,
+    StartChild,
+    UpdateRun,
+    WatchRun,
+)
 from wf.store._faults import REFUSED
-from wf.store._protocol import FINISHED, Commit, HookRecord, RunRecord, RunUpdate, Store
+from wf.store._protocol import FINISHED, HookRecord, RunRecord, Store
 
 __all__ = ["StoreConformance"]
 
@@ -30,7 +40,12 @@ __all__ = ["StoreConformance"]
 T = 1_000_000.0
 WORKFLOW = "app.flows:order"
 
-Row = tuple[str, int, str, int | None, str | None, str | None, float]
+
+def batch(*commands: Command) -> Batch:
+    made = Batch()
+    for command in commands:
+        made.add(command)
+    return made
 
 
 def row(
@@ -41,8 +56,8 @@ def row(
     name: str | None = None,
     data: str | None = None,
     at: float = T,
-) -> Row:
-    return (run_id, seq, kind, cid, name, data, at)
+) -> AppendEvent:
+    return AppendEvent(run_id, Event(seq, kind, cid, name, data, at))
 
 
 async def create(
@@ -76,13 +91,12 @@ async def run(store: Store, run_id: str) -> RunRecord:
 async def park(store: Store, run_id: str, owner: str, status: str, wake_at: float | None) -> None:
     """Claim ``run_id`` and release it in ``status`` with ``wake_at`` (as an eviction does)."""
     assert await claim_ids(store, owner, T, limit=1) == [run_id]
-    lost = await store.commit(
-        Commit(
-            updates=[RunUpdate(run_id, status=status, set_wake=True, wake_at=wake_at, release=True)]
-        ),
+    result = await store.commit(
+        batch(UpdateRun(run_id, status=status, set_wake=True, wake_at=wake_at, release=True)),
         owner,
+        now=T,
     )
-    assert lost == []
+    assert result.lost == []
 
 
 class StoreConformance:
@@ -114,12 +128,12 @@ class StoreConformance:
         record = await run(store, "r1")
         assert (record.workflow_id, record.input, record.created_at) == (WORKFLOW, "[1]", T)
         assert len(await store.load_events("r1")) == 1
-        assert [r.run_id for r in await store.list_runs()] == ["r1"]
+        assert [r.run_id for r in await store.list_runs(now=T)] == ["r1"]
 
     async def test_unknown_run_reads_as_none_and_empty_log(self, store: Store) -> None:
-        assert await store.get_run("nope") is None
+        assert await store.get_run("nope", now=T) is None
         assert await store.load_events("nope") == []
-        assert await store.list_runs() == []
+        assert await store.list_runs(now=T) == []
 
     # -- committing ----------------------------------------------------------------------
 
@@ -133,7 +147,7 @@ class StoreConformance:
             row("r1", 1, STEP_SCHEDULED, 0, "a", None, T + 1),
             row("r1", 2, STEP_SCHEDULED, 1, "b", None, T + 2),
         ]
-        assert await store.commit(Commit(events=rows), "A") == []
+        assert (await store.commit(batch(*rows), "A", now=T)).lost == []
         events = await store.load_events("r1")
         assert [e.seq for e in events] == [0, 1, 2, 3]
         assert events[1:] == [
@@ -151,11 +165,13 @@ class StoreConformance:
         for run_id in ("a", "b"):
             await create(store, run_id)
         assert sorted(await claim_ids(store, "A", T)) == ["a", "b"]
-        commit = Commit(
-            events=[row("a", 1, data='"a1"'), row("b", 1, data='"b1"'), row("a", 2)],
-            updates=[RunUpdate("b", status="completed", result='"done"', release=True)],
+        commit = batch(
+            row("a", 1, data='"a1"'),
+            row("b", 1, data='"b1"'),
+            row("a", 2),
+            UpdateRun("b", status="completed", result='"done"', release=True),
         )
-        assert await store.commit(commit, "A") == []
+        assert (await store.commit(commit, "A", now=T)).lost == []
         assert [e.seq for e in await store.load_events("a")] == [0, 1, 2]
         assert [(e.seq, e.data) for e in await store.load_events("b")] == [(0, "[]"), (1, '"b1"')]
         assert (await run(store, "b")).status == "completed"
@@ -166,19 +182,19 @@ class StoreConformance:
         for run_id in ("a", "b"):
             await create(store, run_id)
         await claim_ids(store, "A", T)
-        await store.commit(Commit(events=[row("a", 1)]), "A")
-        bad = Commit(
-            # seq 1 of "a" exists: the database refuses "a"'s writes, and only those.
-            events=[row("b", 1), row("a", 1, data='"again"'), row("a", 2)],
-            updates=[
-                RunUpdate("b", status="completed", result='"x"'),
-                RunUpdate("a", status="completed", result='"y"'),
-            ],
+        await store.commit(batch(row("a", 1)), "A", now=T)
+        bad = batch(
+            row("b", 1),
+            row("a", 1, data='"again"'),
+            row("a", 2),
+            UpdateRun("b", status="completed", result='"x"'),
+            UpdateRun("a", status="completed", result='"y"'),
         )
-        assert await store.commit(bad, "A") == []
-        assert list(bad.refused) == ["a"]
+        result = await store.commit(bad, "A", now=T)
+        assert result.lost == []
+        assert list(result.refused) == ["a"]
         # Each backend reports its own driver's error, and classifies it as a refusal.
-        assert store.classify(bad.refused["a"]).kind == REFUSED
+        assert store.classify(result.refused["a"]).kind == REFUSED
         assert [e.seq for e in await store.load_events("b")] == [0, 1]
         assert ((await run(store, "b")).status, (await run(store, "b")).result) == (
             "completed",
@@ -194,25 +210,25 @@ class StoreConformance:
         for run_id in ("a", "b"):
             await create(store, run_id)
         await claim_ids(store, "A", T)
-        await store.commit(Commit(events=[row("a", 1)]), "A")
-        await store.post("a", "message", "m", None)
-        await store.post("b", "message", "m", None)
+        await store.commit(batch(row("a", 1)), "A", now=T)
+        await store.post("a", "message", "m", None, now=time.time())
+        await store.post("b", "message", "m", None, now=time.time())
         items = {i.run_id: i.id for i in await store.inbox("A")}
-        bad = Commit(
-            events=[row("a", 1), row("b", 1)],
-            hooks=[("tok-a", "a", 1), ("tok-b", "b", 1)],
-            children=[
-                ("child-a", WORKFLOW, "[]", "a", T, 2),
-                ("child-b", WORKFLOW, "[]", "b", T, 2),
-            ],
-            consumed=[items["a"], items["b"]],
+        bad = batch(
+            StartChild("a", "child-a", WORKFLOW, "[]", T, 2),
+            StartChild("b", "child-b", WORKFLOW, "[]", T, 2),
+            RegisterHook("a", "tok-a", 1),
+            RegisterHook("b", "tok-b", 1),
+            row("a", 1),
+            row("b", 1),
+            ConsumeInbox("a", items["a"]),
+            ConsumeInbox("b", items["b"]),
         )
-        await store.commit(bad, "A")
-        assert list(bad.refused) == ["a"]
+        assert list((await store.commit(bad, "A", now=T)).refused) == ["a"]
         assert await store.hook_info("tok-a") is None
         assert await store.hook_info("tok-b") == HookRecord("b")
-        assert await store.get_run("child-a") is None
-        assert await store.get_run("child-b") is not None
+        assert await store.get_run("child-a", now=T) is None
+        assert await store.get_run("child-b", now=T) is not None
         assert [i.run_id for i in await store.inbox("A")] == ["a"]
 
     async def test_a_failing_commit_writes_nothing(self, store: Store) -> None:
@@ -220,12 +236,9 @@ class StoreConformance:
             await create(store, run_id)
         await claim_ids(store, "A", T)
         await store.close()  # any commit fails now, and is not a refusal of some run's writes
-        bad = Commit(
-            events=[row("b", 1), row("a", 1)],
-            updates=[RunUpdate("b", status="completed", result='"x"')],
-        )
+        bad = batch(row("b", 1), row("a", 1), UpdateRun("b", status="completed", result='"x"'))
         with pytest.raises(Exception) as raised:
-            await store.commit(bad, "A")
+            await store.commit(bad, "A", now=T)
         assert store.classify(raised.value).kind != REFUSED
         await store.open()
         assert [e.seq for e in await store.load_events("b")] == [0]
@@ -234,7 +247,7 @@ class StoreConformance:
 
     async def test_an_empty_commit_is_harmless(self, store: Store) -> None:
         await create(store, "r1")
-        assert await store.commit(Commit(), "A") == []
+        assert (await store.commit(batch(), "A", now=T)).lost == []
         assert (await run(store, "r1")).status == "pending"
 
     # -- run updates ---------------------------------------------------------------------
@@ -244,10 +257,10 @@ class StoreConformance:
             await create(store, run_id)
         await claim_ids(store, "A", T)
         updates = [
-            RunUpdate("ok", status="completed", result='{"total": 3}'),
-            RunUpdate("bad", status="failed", error='{"type": "ValueError"}'),
+            UpdateRun("ok", status="completed", result='{"total": 3}'),
+            UpdateRun("bad", status="failed", error='{"type": "ValueError"}'),
         ]
-        assert await store.commit(Commit(updates=updates), "A") == []
+        assert (await store.commit(batch(*updates), "A", now=T)).lost == []
         ok, bad = await run(store, "ok"), await run(store, "bad")
         assert (ok.status, ok.result, ok.error) == ("completed", '{"total": 3}', None)
         assert (bad.status, bad.result, bad.error) == ("failed", None, '{"type": "ValueError"}')
@@ -255,26 +268,26 @@ class StoreConformance:
     async def test_update_without_status_leaves_the_status(self, store: Store) -> None:
         await create(store, "r1")
         await claim_ids(store, "A", T)
-        await store.commit(Commit(updates=[RunUpdate("r1", set_wake=True, wake_at=T + 9)]), "A")
+        await store.commit(batch(UpdateRun("r1", set_wake=True, wake_at=T + 9)), "A", now=T)
         record = await run(store, "r1")
         assert (record.status, record.wake_at, record.lease_owner) == ("running", T + 9, "A")
 
     async def test_update_sets_and_clears_wake_at_only_when_asked(self, store: Store) -> None:
         await create(store, "r1", wake_at=T)
         await claim_ids(store, "A", T)
-        await store.commit(Commit(updates=[RunUpdate("r1", set_wake=True, wake_at=T + 60)]), "A")
+        await store.commit(batch(UpdateRun("r1", set_wake=True, wake_at=T + 60)), "A", now=T)
         assert (await run(store, "r1")).wake_at == T + 60
         # wake_at without set_wake is ignored
-        await store.commit(Commit(updates=[RunUpdate("r1", wake_at=T + 99)]), "A")
+        await store.commit(batch(UpdateRun("r1", wake_at=T + 99)), "A", now=T)
         assert (await run(store, "r1")).wake_at == T + 60
-        await store.commit(Commit(updates=[RunUpdate("r1", set_wake=True, wake_at=None)]), "A")
+        await store.commit(batch(UpdateRun("r1", set_wake=True, wake_at=None)), "A", now=T)
         assert (await run(store, "r1")).wake_at is None
 
     async def test_update_release_frees_the_run_at_once(self, store: Store) -> None:
         for run_id in ("a", "b"):
             await create(store, run_id)
         await claim_ids(store, "A", T, lease=1000)
-        await store.commit(Commit(updates=[RunUpdate("a", release=True)]), "A")
+        await store.commit(batch(UpdateRun("a", release=True)), "A", now=T)
         assert (await run(store, "a")).lease_owner is None
         assert (await run(store, "b")).lease_owner == "A"
         assert await claim_ids(store, "B", T + 1) == ["a"]
@@ -377,8 +390,8 @@ class StoreConformance:
     ) -> None:
         await create(store, "r1")
         assert await claim_ids(store, "A", T) == ["r1"]
-        left = RunUpdate("r1", status="pending", error='{"message": "no module"}', release=True)
-        await store.commit(Commit(updates=[left]), "A")
+        left = UpdateRun("r1", status="pending", error='{"message": "no module"}', release=True)
+        await store.commit(batch(left), "A", now=T)
         record = await run(store, "r1")
         assert (record.status, record.error, record.lease_owner) == (
             "pending",
@@ -424,11 +437,11 @@ class StoreConformance:
         await create(store, "r1")
         await create(store, "r2")
         await claim_ids(store, "A", T)
-        assert await store.commit(Commit(events=[row("r1", 1, at=T + 5)]), "A") == []
+        assert (await store.commit(batch(row("r1", 1, at=T + 5)), "A", now=T)).lost == []
         assert (await run(store, "r1")).updated_at == T + 5
         listed = {r.run_id: r.updated_at for r in await store.list_runs(now=T)}
         assert listed == {"r1": T + 5, "r2": T}
-        assert await store.commit(Commit(events=[row("r1", 2, at=T + 7)]), "A") == []
+        assert (await store.commit(batch(row("r1", 2, at=T + 7)), "A", now=T)).lost == []
         assert (await run(store, "r1")).updated_at == T + 7
         assert (await run(store, "r2")).updated_at == T  # not touched
 
@@ -450,7 +463,7 @@ class StoreConformance:
         await create(store, "r1", wake_at=T)
         await claim_ids(store, "A", T)
         # The wake time stays in the past on purpose: the status alone must exclude it.
-        await store.commit(Commit(updates=[RunUpdate("r1", status=status, release=True)]), "A")
+        await store.commit(batch(UpdateRun("r1", status=status, release=True)), "A", now=T)
         record = await run(store, "r1")
         assert (record.status, record.lease_owner, record.wake_at) == (status, None, T)
         assert await claim_ids(store, "B", T + 1e6) == []
@@ -462,7 +475,7 @@ class StoreConformance:
         await create(store, "r1")
         await park(store, "r1", "A", "waiting", None)
         assert await claim_ids(store, "B", T + 1e9) == []
-        await store.post("r1", "cancel", None, None)
+        await store.post("r1", "cancel", None, None, now=time.time())
         claimed = await store.claim("B", 10, time.time() + 1, 30.0)
         assert [r.run_id for r in claimed] == ["r1"]
         assert claimed[0].status == "running"
@@ -472,13 +485,13 @@ class StoreConformance:
         far = time.time() + 1e6
         await park(store, "r1", "A", "sleeping", far)
         assert await claim_ids(store, "B", time.time() + 1) == []
-        await store.post("r1", "cancel", None, None)
+        await store.post("r1", "cancel", None, None, now=time.time())
         assert await claim_ids(store, "B", time.time() + 1) == ["r1"]
 
     async def test_post_does_not_break_a_live_lease(self, store: Store) -> None:
         await create(store, "r1")
         await claim_ids(store, "A", time.time(), lease=3600)
-        await store.post("r1", "cancel", None, None)
+        await store.post("r1", "cancel", None, None, now=time.time())
         assert await claim_ids(store, "B", time.time() + 1) == []
         assert [i.run_id for i in await store.inbox("A")] == ["r1"]
 
@@ -488,9 +501,9 @@ class StoreConformance:
         # stranded with the cancellation unread.
         await create(store, "r1")
         await claim_ids(store, "A", time.time(), lease=3600)
-        await store.post("r1", "cancel", None, '"stop"')
-        evict = RunUpdate("r1", status="waiting", set_wake=True, wake_at=None, release=True)
-        assert await store.commit(Commit(updates=[evict]), "A") == []
+        await store.post("r1", "cancel", None, '"stop"', now=time.time())
+        evict = UpdateRun("r1", status="waiting", set_wake=True, wake_at=None, release=True)
+        assert (await store.commit(batch(evict), "A", now=T)).lost == []
         assert await claim_ids(store, "B", time.time() + 1) == ["r1"]
         assert [(i.kind, i.data) for i in await store.inbox("B")] == [("cancel", '"stop"')]
 
@@ -506,10 +519,10 @@ class StoreConformance:
         assert await claim_ids(store, "A", t, limit=1, lease=3600) == ["a"]
         assert await claim_ids(store, "B", t, limit=1, lease=3600) == ["b"]
         a_run, b_run = "a", "b"
-        await store.post(a_run, "cancel", None, '"first"')
-        await store.post(b_run, "cancel", "why", None)
-        await store.post("free", "cancel", None, None)
-        await store.post(a_run, "signal", "go", '"second"')
+        await store.post(a_run, "cancel", None, '"first"', now=time.time())
+        await store.post(b_run, "cancel", "why", None, now=time.time())
+        await store.post("free", "cancel", None, None, now=time.time())
+        await store.post(a_run, "signal", "go", '"second"', now=time.time())
         items = await store.inbox("A")
         assert [(i.run_id, i.kind, i.name, i.data) for i in items] == [
             (a_run, "cancel", None, '"first"'),
@@ -524,11 +537,11 @@ class StoreConformance:
         await create(store, "r1")
         await claim_ids(store, "A", time.time(), lease=3600)
         for n in range(3):
-            await store.post("r1", "signal", str(n), None)
+            await store.post("r1", "signal", str(n), None, now=time.time())
         items = await store.inbox("A")
         assert [i.name for i in items] == ["0", "1", "2"]
-        done = Commit(events=[row("r1", 1)], consumed=[items[0].id, items[2].id])
-        assert await store.commit(done, "A") == []
+        done = batch(row("r1", 1), ConsumeInbox("r1", items[0].id), ConsumeInbox("r1", items[2].id))
+        assert (await store.commit(done, "A", now=T)).lost == []
         assert [i.name for i in await store.inbox("A")] == ["1"]
 
     # -- lost runs -------------------------------------------------------------------------
@@ -542,15 +555,15 @@ class StoreConformance:
         # A stalls; its lease on r expires and B takes r over and writes seq 1 first.
         assert await claim_ids(store, "B", T + 20, limit=1) == ["r"]
         assert await claim_ids(store, "A", T + 20) == ["s"]
-        assert await store.commit(Commit(events=[row("r", 1, data='"B"')]), "B") == []
-        stale = Commit(
-            events=[row("r", 1, data='"A"'), row("r", 2), row("s", 1, data='"A"')],
-            updates=[
-                RunUpdate("r", status="completed", result='"A"', release=True),
-                RunUpdate("s", status="completed", result='"A"', release=True),
-            ],
+        assert (await store.commit(batch(row("r", 1, data='"B"')), "B", now=T)).lost == []
+        stale = batch(
+            row("r", 1, data='"A"'),
+            row("r", 2),
+            row("s", 1, data='"A"'),
+            UpdateRun("r", status="completed", result='"A"', release=True),
+            UpdateRun("s", status="completed", result='"A"', release=True),
         )
-        assert await store.commit(stale, "A") == ["r"]
+        assert (await store.commit(stale, "A", now=T)).lost == ["r"]
         assert [(e.seq, e.data) for e in await store.load_events("r")] == [(0, "[]"), (1, '"B"')]
         r = await run(store, "r")
         assert (r.status, r.result, r.lease_owner) == ("running", None, "B")
@@ -566,26 +579,25 @@ class StoreConformance:
         await create(store, "r")
         assert await claim_ids(store, "A", T, lease=10) == ["r"]
         assert await claim_ids(store, "B", T + 20) == ["r"]
-        stale = Commit(
-            events=[row("r", 1, data='"A"')],
-            updates=[RunUpdate("r", status="completed", result='"A"', release=True)],
+        stale = batch(
+            row("r", 1, data='"A"'), UpdateRun("r", status="completed", result='"A"', release=True)
         )
-        assert await store.commit(stale, "A") == ["r"]
+        assert (await store.commit(stale, "A", now=T)).lost == ["r"]
         r = await run(store, "r")
         assert (r.status, r.result, r.lease_owner) == ("running", None, "B")
         assert [e.seq for e in await store.load_events("r")] == [0]
-        assert await store.commit(Commit(events=[row("r", 1, data='"B"')]), "B") == []
+        assert (await store.commit(batch(row("r", 1, data='"B"')), "B", now=T)).lost == []
         assert [(e.seq, e.data) for e in await store.load_events("r")] == [(0, "[]"), (1, '"B"')]
 
     async def test_a_stale_owner_does_not_consume_the_new_owners_inbox(self, store: Store) -> None:
         await create(store, "r")
         t = time.time()
         assert await claim_ids(store, "A", t, lease=10) == ["r"]
-        await store.post("r", "cancel", None, None)
+        await store.post("r", "cancel", None, None, now=time.time())
         [item] = await store.inbox("A")
         assert await claim_ids(store, "B", t + 20) == ["r"]
-        stale = Commit(events=[row("r", 1, "cancel_requested")], consumed=[item.id])
-        assert await store.commit(stale, "A") == ["r"]
+        stale = batch(row("r", 1, "cancel_requested"), ConsumeInbox("r", item.id))
+        assert (await store.commit(stale, "A", now=T)).lost == ["r"]
         assert [i.id for i in await store.inbox("B")] == [item.id]
 
     async def test_an_expired_lease_nobody_took_still_lets_its_owner_commit(
@@ -594,7 +606,7 @@ class StoreConformance:
         await create(store, "r")
         await claim_ids(store, "A", T, lease=10)
         await store.expire_owner("A")
-        assert await store.commit(Commit(events=[row("r", 1)]), "A") == []
+        assert (await store.commit(batch(row("r", 1)), "A", now=T)).lost == []
         assert [e.seq for e in await store.load_events("r")] == [0, 1]
 
     # -- fail_run ----------------------------------------------------------------------------
@@ -602,9 +614,9 @@ class StoreConformance:
     async def test_fail_run_marks_failed_without_touching_events(self, store: Store) -> None:
         await create(store, "r1")
         await claim_ids(store, "A", T)
-        await store.commit(Commit(events=[row("r1", 1, STEP_SCHEDULED, 0, "a")]), "A")
+        await store.commit(batch(row("r1", 1, STEP_SCHEDULED, 0, "a")), "A", now=T)
         before = await store.load_events("r1")
-        await store.fail_run("r1", "A", '{"type": "NondeterminismError"}')
+        await store.fail_run("r1", "A", '{"type": "NondeterminismError"}', now=T)
         record = await run(store, "r1")
         assert record.status == "failed"
         assert record.error == '{"type": "NondeterminismError"}'
@@ -615,7 +627,7 @@ class StoreConformance:
     async def test_fail_run_by_another_owner_changes_nothing(self, store: Store) -> None:
         await create(store, "r1")
         await claim_ids(store, "A", T)
-        await store.fail_run("r1", "B", "nope")
+        await store.fail_run("r1", "B", "nope", now=T)
         record = await run(store, "r1")
         assert (record.status, record.error, record.lease_owner) == ("running", None, "A")
 
@@ -632,19 +644,19 @@ class StoreConformance:
         def ids(records: list[RunRecord]) -> list[str]:
             return sorted(r.run_id for r in records)
 
-        assert ids(await store.list_runs()) == ["o1", "o2", "o3", "x1", "x2"]
-        assert ids(await store.list_runs(workflow="order")) == ["o1", "o2", "o3"]
-        assert ids(await store.list_runs(workflow="app.flows:order")) == ["o1", "o2"]
-        assert ids(await store.list_runs(workflow="reorder")) == ["x1"]
-        assert ids(await store.list_runs(workflow="flows")) == []
-        assert ids(await store.list_runs(workflow="nothing")) == []
+        assert ids(await store.list_runs(now=T)) == ["o1", "o2", "o3", "x1", "x2"]
+        assert ids(await store.list_runs(workflow="order", now=T)) == ["o1", "o2", "o3"]
+        assert ids(await store.list_runs(workflow="app.flows:order", now=T)) == ["o1", "o2"]
+        assert ids(await store.list_runs(workflow="reorder", now=T)) == ["x1"]
+        assert ids(await store.list_runs(workflow="flows", now=T)) == []
+        assert ids(await store.list_runs(workflow="nothing", now=T)) == []
         assert ids(await store.list_runs(status="running", now=T)) == ["o1"]
         assert ids(await store.list_runs(status="pending", workflow="order", now=T)) == [
             "o2",
             "o3",
         ]
-        assert ids(await store.list_runs(status="running", workflow="other.mod:order")) == []
-        assert await store.list_runs(status="completed") == []
+        assert ids(await store.list_runs(status="running", workflow="other.mod:order", now=T)) == []
+        assert await store.list_runs(status="completed", now=T) == []
 
     async def test_list_runs_matches_workflow_names_literally(self, store: Store) -> None:
         await create(store, "a", workflow="app:send_mail")
@@ -652,17 +664,17 @@ class StoreConformance:
         await create(store, "c", workflow="app:Order")
         await create(store, "d", workflow="app:50%off")
         await create(store, "e", workflow="app:50xoff")
-        assert [r.run_id for r in await store.list_runs(workflow="send_mail")] == ["a"]
-        assert [r.run_id for r in await store.list_runs(workflow="order")] == []
-        assert [r.run_id for r in await store.list_runs(workflow="Order")] == ["c"]
-        assert [r.run_id for r in await store.list_runs(workflow="50%off")] == ["d"]
+        assert [r.run_id for r in await store.list_runs(workflow="send_mail", now=T)] == ["a"]
+        assert [r.run_id for r in await store.list_runs(workflow="order", now=T)] == []
+        assert [r.run_id for r in await store.list_runs(workflow="Order", now=T)] == ["c"]
+        assert [r.run_id for r in await store.list_runs(workflow="50%off", now=T)] == ["d"]
 
     async def test_list_runs_limit_keeps_the_newest(self, store: Store) -> None:
         for n in range(5):
             await create(store, f"r{n}", now=T + n)
-        assert [r.run_id for r in await store.list_runs(limit=2)] == ["r4", "r3"]
-        assert len(await store.list_runs(limit=100)) == 5
-        assert [r.run_id for r in await store.list_runs(workflow="order", limit=1)] == ["r4"]
+        assert [r.run_id for r in await store.list_runs(limit=2, now=T)] == ["r4", "r3"]
+        assert len(await store.list_runs(limit=100, now=T)) == 5
+        assert [r.run_id for r in await store.list_runs(workflow="order", limit=1, now=T)] == ["r4"]
 
     # -- two workers on one database -------------------------------------------------------------
 
@@ -703,12 +715,11 @@ class StoreConformance:
         await create(store, "r1")
         await create(store, "other")
         assert sorted(await claim_ids(store, "A", time.time(), lease=3600)) == ["other", "r1"]
-        commit = Commit(events=[row("r1", 1, HOOK_CREATED, 0, "tok")], hooks=[("tok", "r1", 0)])
+        commit = batch(RegisterHook("r1", "tok", 0), row("r1", 1, HOOK_CREATED, 0, "tok"))
         assert commit
-        assert await store.commit(commit, "A") == []
-        assert commit.conflicts == {}
-        assert await store.post_to_hook("tok", '{"ok": true}') == "r1"
-        assert await store.post_to_hook("tok", None) == "r1"
+        assert (await store.commit(commit, "A", now=T)) == CommitResult()
+        assert await store.post_to_hook("tok", '{"ok": true}', now=time.time()) == "r1"
+        assert await store.post_to_hook("tok", None, now=time.time()) == "r1"
         items = await store.inbox("A")
         assert [(i.run_id, i.kind, i.name, i.data) for i in items] == [
             ("r1", "hook", "tok", '{"ok": true}'),
@@ -722,12 +733,12 @@ class StoreConformance:
     ) -> None:
         await create(store, "r1")
         await claim_ids(store, "A", T)
-        commit = Commit(
-            hooks=[("typed", "r1", 0), ("plain", "r1", 1), ("web", "r1", 2)],
-            hook_types={"typed": "app.models:Decision"},
-            webhooks={"web": '{"mode": "manual"}'},
+        commit = batch(
+            RegisterHook("r1", "typed", 0, "app.models:Decision", None),
+            RegisterHook("r1", "plain", 1),
+            RegisterHook("r1", "web", 2, None, '{"mode": "manual"}'),
         )
-        assert await store.commit(commit, "A") == []
+        assert (await store.commit(commit, "A", now=T)).lost == []
         assert await store.hook_info("typed") == HookRecord("r1", "app.models:Decision")
         assert await store.hook_info("plain") == HookRecord("r1")
         assert await store.hook_info("web") == HookRecord("r1", None, '{"mode": "manual"}')
@@ -739,8 +750,12 @@ class StoreConformance:
         self, store: Store, second_store: Store
     ) -> None:
         assert await store.take_webhook_response("req-1") is None
-        assert await store.set_webhook_response("req-1", 201, '[["x-a", "1"]]', b"\x00body")
-        assert not await second_store.set_webhook_response("req-1", 500, "[]", b"late")
+        assert await store.set_webhook_response(
+            "req-1", 201, '[["x-a", "1"]]', b"\x00body", now=time.time()
+        )
+        assert not await second_store.set_webhook_response(
+            "req-1", 500, "[]", b"late", now=time.time()
+        )
         # Another process (the HTTP server) reads it, and only once.
         assert await second_store.take_webhook_response("req-1") == (
             201,
@@ -750,33 +765,35 @@ class StoreConformance:
         assert await store.take_webhook_response("req-1") is None
 
     async def test_an_answer_after_the_caller_gave_up_is_not_kept(self, store: Store) -> None:
-        await store.discard_webhook_response("req-2")
-        assert not await store.set_webhook_response("req-2", 200, "[]", b"too late")
+        await store.discard_webhook_response("req-2", now=time.time())
+        assert not await store.set_webhook_response(
+            "req-2", 200, "[]", b"too late", now=time.time()
+        )
         assert await store.take_webhook_response("req-2") is None
         # An answer that came before the caller gave up is dropped with it.
-        assert await store.set_webhook_response("req-3", 200, "[]", b"unread")
-        await store.discard_webhook_response("req-3")
+        assert await store.set_webhook_response("req-3", 200, "[]", b"unread", now=time.time())
+        await store.discard_webhook_response("req-3", now=time.time())
         assert await store.take_webhook_response("req-3") is None
 
     async def test_a_commit_of_only_hooks_is_not_empty(self, store: Store) -> None:
         await create(store, "r1")
         await claim_ids(store, "A", T)
-        commit = Commit(hooks=[("tok", "r1", 4)])
+        commit = batch(RegisterHook("r1", "tok", 4))
         assert commit
-        assert await store.commit(commit, "A") == []
-        assert await store.post_to_hook("tok", "1") == "r1"
+        assert (await store.commit(commit, "A", now=T)).lost == []
+        assert await store.post_to_hook("tok", "1", now=time.time()) == "r1"
 
     @pytest.mark.parametrize("status", ["waiting", "sleeping"])
     async def test_post_to_hook_makes_a_parked_run_due(self, store: Store, status: str) -> None:
         await create(store, "r1")
         await claim_ids(store, "A", T, limit=1)
-        await store.commit(Commit(hooks=[("tok", "r1", 0)]), "A")
+        await store.commit(batch(RegisterHook("r1", "tok", 0)), "A", now=T)
         wake_at = None if status == "waiting" else time.time() + 1e6
-        evict = RunUpdate("r1", status=status, set_wake=True, wake_at=wake_at, release=True)
-        assert await store.commit(Commit(updates=[evict]), "A") == []
+        evict = UpdateRun("r1", status=status, set_wake=True, wake_at=wake_at, release=True)
+        assert (await store.commit(batch(evict), "A", now=T)).lost == []
         assert await claim_ids(store, "B", time.time() + 1) == []
         before = time.time()
-        assert await store.post_to_hook("tok", '"payload"') == "r1"
+        assert await store.post_to_hook("tok", '"payload"', now=time.time()) == "r1"
         record = await run(store, "r1")
         assert record.wake_at is not None and record.wake_at <= time.time()
         assert record.wake_at >= before - 1
@@ -789,8 +806,8 @@ class StoreConformance:
     async def test_post_to_hook_does_not_break_a_live_lease(self, store: Store) -> None:
         await create(store, "r1")
         await claim_ids(store, "A", time.time(), lease=3600)
-        await store.commit(Commit(hooks=[("tok", "r1", 0)]), "A")
-        assert await store.post_to_hook("tok", "1") == "r1"
+        await store.commit(batch(RegisterHook("r1", "tok", 0)), "A", now=T)
+        assert await store.post_to_hook("tok", "1", now=time.time()) == "r1"
         assert await claim_ids(store, "B", time.time() + 1) == []
         assert (await run(store, "r1")).lease_owner == "A"
         assert [i.name for i in await store.inbox("A")] == ["tok"]
@@ -798,14 +815,16 @@ class StoreConformance:
     async def test_post_to_an_unknown_token_writes_nothing(self, store: Store) -> None:
         await create(store, "r1", wake_at=T)
         await claim_ids(store, "A", T)
-        await store.commit(Commit(hooks=[("tok", "r1", 0)]), "A")
+        await store.commit(batch(RegisterHook("r1", "tok", 0)), "A", now=T)
         far = time.time() + 1e6
-        evict = RunUpdate("r1", status="sleeping", set_wake=True, wake_at=far, release=True)
-        await store.commit(Commit(updates=[evict]), "A")
+        evict = UpdateRun("r1", status="sleeping", set_wake=True, wake_at=far, release=True)
+        await store.commit(batch(evict), "A", now=T)
         before = await run(store, "r1")
-        assert await store.post_to_hook("nope", '"x"') is None
-        assert await store.post_to_hook("TOK", '"x"') is None  # tokens are case-sensitive
-        assert await store.post_to_hook("", None) is None
+        assert await store.post_to_hook("nope", '"x"', now=time.time()) is None
+        assert (
+            await store.post_to_hook("TOK", '"x"', now=time.time()) is None
+        )  # tokens are case-sensitive
+        assert await store.post_to_hook("", None, now=time.time()) is None
         assert await run(store, "r1") == before
         assert await claim_ids(store, "B", time.time() + 1) == []
         assert await claim_ids(store, "B", far + 1) == ["r1"]
@@ -818,16 +837,16 @@ class StoreConformance:
             await create(store, run_id)
         await claim_ids(store, "A", T, limit=1)
         await claim_ids(store, "B", T, limit=1)
-        assert await store.commit(Commit(hooks=[("tok", "first", 0)]), "A") == []
-        clash = Commit(
-            events=[row("second", 1, HOOK_CREATED, 0, "tok")],
-            hooks=[("tok", "second", 0), ("own", "second", 1)],
+        assert (await store.commit(batch(RegisterHook("first", "tok", 0)), "A", now=T)).lost == []
+        clash = batch(
+            RegisterHook("second", "tok", 0),
+            RegisterHook("second", "own", 1),
+            row("second", 1, HOOK_CREATED, 0, "tok"),
         )
-        assert await store.commit(clash, "B") == []
-        assert clash.conflicts == {"tok": "first"}
+        assert (await store.commit(clash, "B", now=T)) == CommitResult(conflicts={"tok": "first"})
         # The holder keeps the token; the rest of the commit landed.
-        assert await store.post_to_hook("tok", "1") == "first"
-        assert await store.post_to_hook("own", "2") == "second"
+        assert await store.post_to_hook("tok", "1", now=time.time()) == "first"
+        assert await store.post_to_hook("own", "2", now=time.time()) == "second"
         assert [e.seq for e in await store.load_events("second")] == [0, 1]
         assert [i.data for i in await store.inbox("A")] == ["1"]
         assert [i.data for i in await store.inbox("B")] == ["2"]
@@ -836,78 +855,81 @@ class StoreConformance:
         # A replay (say after a takeover) registers the run's tokens once more.
         await create(store, "r1")
         await claim_ids(store, "A", T, lease=10)
-        assert await store.commit(Commit(hooks=[("tok", "r1", 0)]), "A") == []
+        assert (await store.commit(batch(RegisterHook("r1", "tok", 0)), "A", now=T)).lost == []
         assert await claim_ids(store, "B", T + 20) == ["r1"]
-        again = Commit(hooks=[("tok", "r1", 0)])
-        assert await store.commit(again, "B") == []
-        assert again.conflicts == {}
-        assert await store.post_to_hook("tok", "1") == "r1"
+        again = batch(RegisterHook("r1", "tok", 0))
+        assert (await store.commit(again, "B", now=T)) == CommitResult()
+        assert await store.post_to_hook("tok", "1", now=time.time()) == "r1"
 
     async def test_hooks_of_a_stale_owner_are_dropped(self, store: Store) -> None:
         await create(store, "r1")
         await claim_ids(store, "A", T, lease=10)
         assert await claim_ids(store, "B", T + 20) == ["r1"]
-        stale = Commit(events=[row("r1", 1, HOOK_CREATED, 0, "tok")], hooks=[("tok", "r1", 0)])
-        assert await store.commit(stale, "A") == ["r1"]
-        assert await store.post_to_hook("tok", "1") is None
-        only_hooks = Commit(hooks=[("tok2", "r1", 1)])
-        assert await store.commit(only_hooks, "A") == ["r1"]
-        assert await store.post_to_hook("tok2", "1") is None
+        stale = batch(RegisterHook("r1", "tok", 0), row("r1", 1, HOOK_CREATED, 0, "tok"))
+        assert (await store.commit(stale, "A", now=T)).lost == ["r1"]
+        assert await store.post_to_hook("tok", "1", now=time.time()) is None
+        only_hooks = batch(RegisterHook("r1", "tok2", 1))
+        assert (await store.commit(only_hooks, "A", now=T)).lost == ["r1"]
+        assert await store.post_to_hook("tok2", "1", now=time.time()) is None
 
     @pytest.mark.parametrize("status", FINISHED)
     async def test_a_finished_run_releases_its_tokens(self, store: Store, status: str) -> None:
         for run_id in ("r1", "keeper"):
             await create(store, run_id)
         await claim_ids(store, "A", T)
-        hooks = [("a", "r1", 0), ("b", "r1", 1), ("kept", "keeper", 0)]
-        await store.commit(Commit(hooks=hooks), "A")
+        hooks = [
+            RegisterHook("r1", "a", 0),
+            RegisterHook("r1", "b", 1),
+            RegisterHook("keeper", "kept", 0),
+        ]
+        await store.commit(batch(*hooks), "A", now=T)
         # A status that is not an end keeps them.
-        await store.commit(Commit(updates=[RunUpdate("r1", status="waiting")]), "A")
-        assert await store.post_to_hook("a", "0") == "r1"
-        end = RunUpdate("r1", status=status, release=True)
-        assert await store.commit(Commit(updates=[end]), "A") == []
-        assert await store.post_to_hook("a", "1") is None
-        assert await store.post_to_hook("b", "1") is None
-        assert await store.post_to_hook("kept", "1") == "keeper"
+        await store.commit(batch(UpdateRun("r1", status="waiting")), "A", now=T)
+        assert await store.post_to_hook("a", "0", now=time.time()) == "r1"
+        end = UpdateRun("r1", status=status, release=True)
+        assert (await store.commit(batch(end), "A", now=T)).lost == []
+        assert await store.post_to_hook("a", "1", now=time.time()) is None
+        assert await store.post_to_hook("b", "1", now=time.time()) is None
+        assert await store.post_to_hook("kept", "1", now=time.time()) == "keeper"
         # A released token is free for another run.
         await create(store, "next")
         await claim_ids(store, "B", T + 1, limit=1)
-        reuse = Commit(hooks=[("a", "next", 0)])
-        assert await store.commit(reuse, "B") == []
-        assert reuse.conflicts == {}
-        assert await store.post_to_hook("a", "2") == "next"
+        reuse = batch(RegisterHook("next", "a", 0))
+        assert (await store.commit(reuse, "B", now=T)) == CommitResult()
+        assert await store.post_to_hook("a", "2", now=time.time()) == "next"
 
     async def test_fail_run_releases_the_runs_tokens(self, store: Store) -> None:
         for run_id in ("r1", "keeper"):
             await create(store, run_id)
         await claim_ids(store, "A", T)
-        await store.commit(Commit(hooks=[("a", "r1", 0), ("kept", "keeper", 0)]), "A")
-        await store.fail_run("r1", "A", '{"type": "NondeterminismError"}')
+        await store.commit(
+            batch(RegisterHook("r1", "a", 0), RegisterHook("keeper", "kept", 0)), "A", now=T
+        )
+        await store.fail_run("r1", "A", '{"type": "NondeterminismError"}', now=T)
         assert (await run(store, "r1")).status == "failed"
-        assert await store.post_to_hook("a", "1") is None
-        assert await store.post_to_hook("kept", "1") == "keeper"
+        assert await store.post_to_hook("a", "1", now=time.time()) is None
+        assert await store.post_to_hook("kept", "1", now=time.time()) == "keeper"
 
     async def test_tokens_survive_reopening_the_store(
         self, store: Store, second_store: Store
     ) -> None:
         await create(store, "r1")
         await claim_ids(store, "A", T)
-        await store.commit(Commit(hooks=[("tok", "r1", 0)]), "A")
-        assert await second_store.post_to_hook("tok", "1") == "r1"
+        await store.commit(batch(RegisterHook("r1", "tok", 0)), "A", now=T)
+        assert await second_store.post_to_hook("tok", "1", now=time.time()) == "r1"
         await store.close()
         await store.open()
-        assert await store.post_to_hook("tok", "2") == "r1"
+        assert await store.post_to_hook("tok", "2", now=time.time()) == "r1"
         assert [i.data for i in await store.inbox("A")] == ["1", "2"]
 
     async def test_a_refused_commit_registers_no_hooks(self, store: Store) -> None:
         await create(store, "r1")
         await claim_ids(store, "A", T)
-        bad = Commit(events=[row("r1", 0)], hooks=[("tok", "r1", 0)])  # seq 0 exists
-        await store.commit(bad, "A")
-        assert list(bad.refused) == ["r1"]
-        assert await store.post_to_hook("tok", "1") is None
-        assert await store.commit(Commit(hooks=[("tok", "r1", 0)]), "A") == []
-        assert await store.post_to_hook("tok", "1") == "r1"
+        bad = batch(RegisterHook("r1", "tok", 0), row("r1", 0))  # seq 0 exists
+        assert list((await store.commit(bad, "A", now=T)).refused) == ["r1"]
+        assert await store.post_to_hook("tok", "1", now=time.time()) is None
+        assert (await store.commit(batch(RegisterHook("r1", "tok", 0)), "A", now=T)).lost == []
+        assert await store.post_to_hook("tok", "1", now=time.time()) == "r1"
 
     async def test_a_run_waiting_for_another_is_told_when_it_ends_and_woken(
         self, store: Store
@@ -915,16 +937,17 @@ class StoreConformance:
         for run_id in ("watched", "waiter"):
             await create(store, run_id)
         await claim_ids(store, "A", T)
-        assert await store.commit(Commit(watches=[("watched", "waiter", 3)]), "A") == []
+        assert (await store.commit(batch(WatchRun("waiter", "watched", 3)), "A", now=T)).lost == []
         await store.commit(
-            Commit(updates=[RunUpdate("waiter", status="waiting", set_wake=True, release=True)]),
+            batch(UpdateRun("waiter", status="waiting", set_wake=True, release=True)),
             "A",
+            now=T,
         )
         assert (await run(store, "waiter")).wake_at is None
         # Nothing is queued until the watched run ends; then the waiter is due now.
         assert [i.kind for i in await store.inbox("A")] == []
-        done = RunUpdate("watched", status="completed", result='"ok"', release=True)
-        assert await store.commit(Commit(updates=[done]), "A") == []
+        done = UpdateRun("watched", status="completed", result='"ok"', release=True)
+        assert (await store.commit(batch(done), "A", now=T)).lost == []
         assert (await run(store, "waiter")).wake_at is not None
         # (The store stamps the wake-up with its own clock: claim after it.)
         assert await claim_ids(store, "B", time.time() + 1) == ["waiter"]
@@ -943,10 +966,10 @@ class StoreConformance:
         for run_id in ("ended", "waiter"):
             await create(store, run_id)
         await claim_ids(store, "A", T)
-        failed = RunUpdate("ended", status="failed", error='{"type": "KeyError"}', release=True)
-        await store.commit(Commit(updates=[failed]), "A")
-        watches = [("ended", "waiter", 0), ("nobody", "waiter", 1)]
-        assert await store.commit(Commit(watches=watches), "A") == []
+        failed = UpdateRun("ended", status="failed", error='{"type": "KeyError"}', release=True)
+        await store.commit(batch(failed), "A", now=T)
+        watches = [WatchRun("waiter", "ended", 0), WatchRun("waiter", "nobody", 1)]
+        assert (await store.commit(batch(*watches), "A", now=T)).lost == []
         answers = {i.name: json.loads(i.data or "{}") for i in await store.inbox("A")}
         assert answers["0"]["status"] == "failed"
         assert answers["0"]["error"] == '{"type": "KeyError"}'

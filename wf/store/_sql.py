@@ -1,0 +1,792 @@
+"""The SQL base every relational store shares: wf's rules about runs, written once.
+
+What a run's writes mean is decided here, whatever the database: a child's end
+queues its outcome for its parent and for the runs waiting on it, a run's end
+releases its hooks, a request posted to a sleeping run makes it due, a retry
+trims the failure off the log's tail, a webhook answer nobody fetched is dropped
+after a day, a hook token held by another live run is reported as a conflict.
+
+A dialect (``wf.store._sqlite``) says only what differs between databases: how to
+connect and migrate, how a write transaction begins, how placeholders are written
+(``_x``/``_xmany`` take ``?``), how an error is classified, a few SQL fragments
+(``_OWNER_GONE``, ``_GREATEST``, ``_ENDS_WITH``, ``_SKIP_LOCKED``) and how a call
+is run (``_run``: at once on the loop's thread for SQLite, on a thread of its own
+for a network database).
+
+The store never reads the time: every method that writes or judges a lease is
+given ``now`` by the engine's clock.
+
+Statements are plain DB-API calls on one connection; the rules run inside one
+transaction per call, and ``commit_sync`` applies a whole ``Batch`` in one.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from wf._errors import RunNotFoundError, WorkflowError
+from wf.runtime._events import (
+    RUN_FAILED,
+    RUN_STARTED,
+    STEP_COMPLETED,
+    STEP_FAILED,
+    STEP_RETRYING,
+    Event,
+    RunStatus,
+)
+from wf.store._commands import (
+    AppendEvent,
+    Batch,
+    CommitResult,
+    ConsumeInbox,
+    RegisterHook,
+    StartChild,
+    UpdateRun,
+    WatchRun,
+)
+from wf.store._faults import REFUSED, Fault
+from wf.store._protocol import ACTIVE, FINISHED, HookRecord, InboxItem, InboxKind, RunRecord
+
+__all__ = ["Cursor", "SQLStore"]
+
+T = TypeVar("T")
+
+_RUN_COLUMNS = (
+    "run_id, workflow_id, status, input, result, error, created_at, updated_at,"
+    " wake_at, lease_owner, attempt"
+)
+_ACTIVE_SQL = ", ".join(f"'{s}'" for s in ACTIVE)
+_ASLEEP_SQL = f"'{RunStatus.SLEEPING}', '{RunStatus.WAITING}'"
+#: Answers to webhook requests nobody came back for are kept this long (seconds).
+_WEBHOOK_ANSWERS_KEPT = 86400.0
+
+
+class Cursor(Protocol):
+    """What the base uses of a DB-API cursor."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+class SQLStore(abc.ABC):
+    """A store on a SQL database; a dialect subclass connects it and fills in the rest."""
+
+    url: str
+    #: See ``Store.sync_commits``.
+    sync_commits: ClassVar[bool]
+
+    #: How a write transaction starts (SQLite takes the write lock at once with
+    #: IMMEDIATE, so a transaction never fails half-way for want of it).
+    _BEGIN: ClassVar[str] = "BEGIN"
+    #: A SQL expression true when the run's ``lease_owner`` was a process of this host
+    #: that is gone (its runs read as pending at once), or FALSE.
+    _OWNER_GONE: ClassVar[str] = "FALSE"
+    #: The name of the SQL function giving the larger of two values.
+    _GREATEST: ClassVar[str] = "greatest"
+    #: A condition that column ``{col}`` ends with the second parameter, the first being
+    #: that suffix's length.
+    _ENDS_WITH: ClassVar[str] = "right({col}, ?) = ?"
+    #: Added to the claim's row selection: how concurrent claimers pass over each
+    #: other's rows (nothing for SQLite, whose writers are serialized).
+    _SKIP_LOCKED: ClassVar[str] = ""
+
+    # -- what a dialect provides --------------------------------------------------------
+
+    @abc.abstractmethod
+    def _x(self, sql: str, params: Sequence[object] = ()) -> Cursor:
+        """Execute one statement (``?`` placeholders) on the store's connection."""
+
+    @abc.abstractmethod
+    def _xmany(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
+        """Execute one statement for each row of parameters."""
+
+    @abc.abstractmethod
+    def _rollback(self) -> None:
+        """Roll back the open transaction, if an error did not end it already."""
+
+    @abc.abstractmethod
+    def _in_transaction(self) -> bool: ...
+
+    @abc.abstractmethod
+    def classify(self, exc: Exception) -> Fault: ...
+
+    @abc.abstractmethod
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run one of the base's synchronous bodies and return what it returns."""
+
+    def _notify(self, run_ids: Collection[str]) -> None:  # noqa: B027 (optional)
+        """The runs ``run_ids`` became due in the transaction being committed: a
+        dialect that can tell other processes at once does so (SQLite cannot: its
+        workers find them when they poll)."""
+
+    # -- transactions -------------------------------------------------------------------
+
+    def _write(self, body: Callable[..., T], *args: Any) -> T:
+        """Run ``body`` in one write transaction."""
+        self._x(self._BEGIN)
+        try:
+            result = body(*args)
+            self._x("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        return result
+
+    # -- the group commit -----------------------------------------------------------------
+
+    async def commit(
+        self, batch: Batch, owner: str, *, now: float, verify_owner: bool = True
+    ) -> CommitResult:
+        return await self._run(self.commit_sync, batch, owner, now, verify_owner)
+
+    def commit_sync(
+        self, batch: Batch, owner: str, now: float, verify_owner: bool = True
+    ) -> CommitResult:
+        """Apply ``batch`` in one transaction (see ``Store.commit``)."""
+        self._x(self._BEGIN)
+        try:
+            # Runs this owner no longer holds were taken over by another worker: their
+            # writes are dropped, so a stale worker never appends into the new owner's
+            # log nor consumes its inbox. The check and the writes share one transaction.
+            lost = self._lost_runs(batch, owner) if verify_owner else set()
+            result = CommitResult(sorted(lost))
+            self._apply(batch, owner, lost, now, result.conflicts)
+            self._x("COMMIT")
+        except Exception as exc:
+            self._rollback()
+            if self.classify(exc).kind != REFUSED:
+                raise
+            return self._commit_by_run(batch, owner, now, verify_owner)
+        except BaseException:
+            self._rollback()
+            raise
+        return result
+
+    def _commit_by_run(
+        self, batch: Batch, owner: str, now: float, verify_owner: bool
+    ) -> CommitResult:
+        """Apply ``batch`` again, each run's part under a savepoint of one transaction: a
+        part the database refuses is rolled back and reported in ``refused``, the
+        others are committed together."""
+        refused: dict[str, Exception] = {}
+        parts = batch.by_run()
+        while True:
+            self._x(self._BEGIN)
+            try:
+                lost = self._lost_runs(batch, owner) if verify_owner else set()
+                result = CommitResult(sorted(lost), refused=refused)
+                restart = False
+                for run_id, part in parts.items():
+                    if run_id in refused:
+                        continue
+                    found: dict[str, str] = {}
+                    self._x("SAVEPOINT wf_run")
+                    try:
+                        self._apply(part, owner, lost, now, found)
+                    except Exception as exc:
+                        if self.classify(exc).kind != REFUSED:
+                            raise
+                        refused[run_id] = exc
+                        if not self._in_transaction():
+                            # The refusal ended the transaction (a trigger's
+                            # RAISE(ROLLBACK)): start again without this run.
+                            restart = True
+                            break
+                        self._x("ROLLBACK TO wf_run")
+                    else:
+                        result.conflicts.update(found)
+                    self._x("RELEASE wf_run")
+                if restart:
+                    continue
+                self._x("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+            return result
+
+    def _lost_runs(self, batch: Batch, owner: str) -> set[str]:
+        run_ids = batch.run_ids()
+        if not run_ids:
+            return set()
+        # One indexed query per commit, however many runs the batch touches.
+        held = {
+            row[0]
+            for row in self._x("SELECT run_id FROM runs WHERE lease_owner = ?", (owner,)).fetchall()
+        }
+        return run_ids - held
+
+    def _apply(
+        self, batch: Batch, owner: str, lost: set[str], now: float, conflicts: dict[str, str]
+    ) -> None:
+        """Write ``batch`` (but the writes of ``lost`` runs) in the open transaction, one
+        handler per command kind, in ``COMMAND_KINDS`` order."""
+        if lost:
+            kept = Batch()
+            for command in batch:
+                if command.run_id not in lost:
+                    kept.add(command)
+            batch = kept
+        events = batch.of(AppendEvent)
+        if len(batch.of(UpdateRun)) + len(events) == len(batch):
+            # The common tick: events, perhaps run changes, nothing else.
+            if events:
+                self._append_events(events)
+            self._update_runs(batch.of(UpdateRun), now)
+            return
+        self._start_children(batch.of(StartChild), now)
+        self._watch_runs(batch.of(WatchRun), now)
+        self._register_hooks(batch.of(RegisterHook), now, conflicts)
+        self._append_events(events)
+        self._consume_inbox(batch.of(ConsumeInbox), owner)
+        self._update_runs(batch.of(UpdateRun), now)
+
+    def _start_children(self, commands: list[StartChild], now: float) -> None:
+        for child in commands:
+            cur = self._x(
+                "INSERT INTO runs (run_id, workflow_id, status, input, created_at,"
+                " updated_at, wake_at, parent_id) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (
+                    child.child_id,
+                    child.workflow_id,
+                    child.input,
+                    now,
+                    now,
+                    child.wake_at,
+                    child.run_id,
+                ),
+            )
+            if cur.rowcount == 1:
+                self._x(
+                    "INSERT INTO events VALUES (?, 0, ?, NULL, ?, ?, ?)",
+                    (child.child_id, RUN_STARTED, child.workflow_id, child.input, now),
+                )
+                self._notify((child.child_id,))
+            else:
+                self._child_exists(child, now)
+
+    def _child_exists(self, child: StartChild, now: float) -> None:
+        """A workflow started a child with the id of a run that already exists. A run of
+        the same workflow is the child (starting with an id is idempotent): the parent
+        is told when it ends, as for any run it waits for. A run of another workflow
+        is a conflict: the parent's handle fails with ``wf.RunIdConflictError``."""
+        row = self._x(
+            "SELECT workflow_id, parent_id FROM runs WHERE run_id = ?", (child.child_id,)
+        ).fetchone()
+        if row[1] == child.run_id:
+            return  # created by this very parent earlier: it reports as a child does
+        if row[0] == child.workflow_id:
+            self._watch(child.child_id, child.run_id, child.cid, now)
+            return
+        error = {
+            "type": "wf:RunIdConflictError",  # a stable name (wf._names)
+            "message": (
+                f"run id {child.child_id!r} belongs to a run of {row[0]},"
+                f" not of {child.workflow_id}"
+            ),
+        }
+        outcome = {"status": "failed", "result": None, "error": json.dumps(error)}
+        self._tell_watcher(child.run_id, child.cid, child.child_id, outcome, now)
+
+    def _watch_runs(self, commands: list[WatchRun], now: float) -> None:
+        for watch in commands:
+            self._watch(watch.watched, watch.run_id, watch.cid, now)
+
+    def _watch(self, watched: str, watcher: str, cid: int, now: float) -> None:
+        """Run ``watcher`` waits (operation ``cid``) for run ``watched`` to end: told at
+        once if it already has (or never existed), else when it does."""
+        row = self._x(
+            "SELECT status, result, error FROM runs WHERE run_id = ?", (watched,)
+        ).fetchone()
+        if row is not None and row[0] not in FINISHED:
+            self._x(
+                "INSERT INTO watchers (run_id, watcher_id, cid) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (watched, watcher, cid),
+            )
+            return
+        outcome = (
+            {"status": "missing"}
+            if row is None
+            else {"status": row[0], "result": row[1], "error": row[2]}
+        )
+        self._tell_watcher(watcher, cid, watched, outcome, now)
+
+    def _register_hooks(
+        self, commands: list[RegisterHook], now: float, conflicts: dict[str, str]
+    ) -> None:
+        for hook in commands:
+            self._x(
+                "INSERT INTO hooks (token, run_id, cid, created_at, type, webhook)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (hook.token, hook.run_id, hook.cid, now, hook.type, hook.webhook),
+            )
+            holder = self._x("SELECT run_id FROM hooks WHERE token = ?", (hook.token,)).fetchone()
+            if holder[0] != hook.run_id:
+                conflicts[hook.token] = holder[0]
+
+    def _append_events(self, commands: list[AppendEvent]) -> None:
+        if commands:
+            self._xmany(
+                "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (c.run_id, e.seq, e.kind, e.cid, e.name, e.data, e.at)
+                    for c in commands
+                    for e in (c.event,)
+                ],
+            )
+
+    def _consume_inbox(self, commands: list[ConsumeInbox], owner: str) -> None:
+        if commands:
+            self._xmany(
+                "DELETE FROM inbox WHERE id = ?"
+                " AND run_id IN (SELECT run_id FROM runs WHERE lease_owner = ?)",
+                [(c.item_id, owner) for c in commands],
+            )
+
+    def _update_runs(self, commands: list[UpdateRun], now: float) -> None:
+        for u in commands:
+            sets = ["updated_at = ?"]
+            params: list[object] = [now]
+            if u.status is not None:
+                sets.append("status = ?")
+                params.append(u.status)
+            if u.result is not None:
+                sets.append("result = ?")
+                params.append(u.result)
+            if u.error is not None:
+                sets.append("error = ?")
+                params.append(u.error)
+            if u.set_wake:
+                sets.append("wake_at = ?")
+                params.append(u.wake_at)
+            if u.release:
+                sets.append("lease_owner = NULL, lease_expires = NULL")
+            params.append(u.run_id)
+            self._x(f"UPDATE runs SET {', '.join(sets)} WHERE run_id = ?", params)
+            if u.status in FINISHED:
+                self._ended(u.run_id, u.status, u.result, u.error, now)
+            if u.release:
+                # A request posted while the run was held and not yet read must
+                # still wake it once it is released.
+                cur = self._x(
+                    f"UPDATE runs SET wake_at = ? WHERE run_id = ? AND status IN"
+                    f" ({_ACTIVE_SQL}) AND (wake_at IS NULL OR wake_at > ?)"
+                    f" AND EXISTS (SELECT 1 FROM inbox WHERE inbox.run_id = runs.run_id)",
+                    (now, u.run_id, now),
+                )
+                if cur.rowcount:
+                    self._notify((u.run_id,))
+
+    # -- a run's end -------------------------------------------------------------------
+
+    def _ended(
+        self, run_id: str, status: str, result: str | None, error: str | None, now: float
+    ) -> None:
+        """Run ``run_id`` ended: its hooks and waits are released, its parent and the
+        runs waiting for it are told."""
+        self._x("DELETE FROM hooks WHERE run_id = ?", (run_id,))
+        self._x("DELETE FROM watchers WHERE watcher_id = ?", (run_id,))
+        outcome = {"status": status, "result": result, "error": error}
+        row = self._x(
+            f"SELECT p.run_id FROM runs r JOIN runs p ON p.run_id = r.parent_id"
+            f" WHERE r.run_id = ? AND p.status IN ({_ACTIVE_SQL})",
+            (run_id,),
+        ).fetchone()
+        if row is not None:
+            self._to_inbox(row[0], InboxKind.CHILD, run_id, json.dumps(outcome), now)
+        watchers = self._x(
+            "DELETE FROM watchers WHERE run_id = ? RETURNING watcher_id, cid", (run_id,)
+        ).fetchall()
+        for watcher, cid in watchers:
+            self._tell_watcher(watcher, cid, run_id, outcome, now)
+
+    def _tell_watcher(
+        self, watcher: str, cid: int, watched: str, outcome: Mapping[str, object], now: float
+    ) -> None:
+        data = json.dumps({**outcome, "run_id": watched})
+        self._to_inbox(watcher, InboxKind.WATCH, str(cid), data, now)
+
+    def _to_inbox(
+        self,
+        run_id: str,
+        kind: str,
+        name: str | None,
+        data: str | None,
+        now: float,
+        *,
+        statuses: str = _ASLEEP_SQL,
+    ) -> None:
+        """Queue an item for run ``run_id``, and make the run due if it is written back
+        (in one of ``statuses``) and no worker holds it."""
+        self._x(
+            "INSERT INTO inbox (run_id, kind, name, data, at) VALUES (?, ?, ?, ?, ?)",
+            (run_id, kind, name, data, now),
+        )
+        cur = self._x(
+            f"UPDATE runs SET wake_at = ? WHERE run_id = ? AND lease_owner IS NULL"
+            f" AND status IN ({statuses})",
+            (now, run_id),
+        )
+        if cur.rowcount:
+            self._notify((run_id,))
+
+    # -- runs ------------------------------------------------------------------------------
+
+    async def create_run(
+        self,
+        run_id: str,
+        workflow_id: str,
+        input: str,
+        now: float,
+        wake_at: float,
+        *,
+        owner: str | None = None,
+        lease_expires: float | None = None,
+    ) -> bool:
+        return await self._run(
+            self._write,
+            self._create_run,
+            run_id,
+            workflow_id,
+            input,
+            now,
+            wake_at,
+            owner,
+            lease_expires,
+        )
+
+    def _create_run(
+        self,
+        run_id: str,
+        workflow_id: str,
+        input: str,
+        now: float,
+        wake_at: float,
+        owner: str | None,
+        lease_expires: float | None,
+    ) -> bool:
+        status = RunStatus.PENDING if owner is None else RunStatus.RUNNING
+        cur = self._x(
+            "INSERT INTO runs (run_id, workflow_id, status, input, created_at,"
+            " updated_at, wake_at, lease_owner, lease_expires)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (run_id, workflow_id, str(status), input, now, now, wake_at, owner, lease_expires),
+        )
+        if cur.rowcount != 1:
+            return False
+        self._x(
+            "INSERT INTO events VALUES (?, 0, ?, NULL, ?, ?, ?)",
+            (run_id, RUN_STARTED, workflow_id, input, now),
+        )
+        if owner is None:
+            self._notify((run_id,))
+        return True
+
+    async def retry_run(self, run_id: str, *, now: float) -> list[int]:
+        return await self._run(self._write, self._retry_run, run_id, now)
+
+    def _retry_run(self, run_id: str, now: float) -> list[int]:
+        row = self._x(
+            "SELECT status, lease_owner, lease_expires FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        if row is None:
+            raise RunNotFoundError(f"no run with id {run_id!r} in {self.url}")
+        if row[0] != RunStatus.FAILED:
+            raise WorkflowError(f"run {run_id} is {row[0]}: only a failed run can be retried")
+        if row[1] is not None and (row[2] or 0) > now:
+            raise WorkflowError(
+                f"run {run_id} is still finishing the steps that were running when it"
+                " failed; retry it once they have ended"
+            )
+        tail = self._x(
+            "SELECT seq, kind FROM events WHERE run_id = ? ORDER BY seq DESC", (run_id,)
+        ).fetchall()
+        dropped = _failure_tail(tail)
+        self._xmany(
+            "DELETE FROM events WHERE run_id = ? AND seq = ?", [(run_id, s) for s in dropped]
+        )
+        self._x(
+            "UPDATE runs SET status = 'pending', error = NULL, result = NULL, wake_at = ?,"
+            " updated_at = ?, lease_owner = NULL, lease_expires = NULL,"
+            " attempt = attempt + 1 WHERE run_id = ?",
+            (now, now, run_id),
+        )
+        self._notify((run_id,))
+        return dropped
+
+    async def fail_run(self, run_id: str, owner: str, error: str, *, now: float) -> None:
+        await self._run(self._write, self._fail_run, run_id, owner, error, now)
+
+    def _fail_run(self, run_id: str, owner: str, error: str, now: float) -> None:
+        cur = self._x(
+            "UPDATE runs SET status = 'failed', error = ?, updated_at = ?, lease_owner = NULL,"
+            " lease_expires = NULL, wake_at = NULL WHERE run_id = ? AND lease_owner = ?",
+            (error, now, run_id, owner),
+        )
+        if cur.rowcount == 1:
+            self._ended(run_id, RunStatus.FAILED, None, error, now)
+
+    # -- leases --------------------------------------------------------------------------
+
+    async def claim(
+        self, owner: str, limit: int, now: float, lease: float, exclude: Collection[str] = ()
+    ) -> list[RunRecord]:
+        return await self._run(self._claim, owner, limit, now, lease, tuple(exclude))
+
+    def _claim(
+        self, owner: str, limit: int, now: float, lease: float, exclude: tuple[str, ...]
+    ) -> list[RunRecord]:
+        # Runs this worker left (it cannot execute them) stay due for the others.
+        skip = f" AND run_id NOT IN ({', '.join('?' * len(exclude))})" if exclude else ""
+        due = (
+            f"status IN ({_ACTIVE_SQL}) AND wake_at <= ?"
+            # Not our own expired leases: a worker whose heartbeat stalled must not
+            # renew its runs by claiming them again while another takes them over.
+            f" AND (lease_owner IS NULL OR (lease_expires < ? AND lease_owner != ?)){skip}"
+        )
+        # Most polls find nothing due: a read answers that without taking the write
+        # lock, which every worker process and every commit contends for.
+        if (
+            self._x(
+                f"SELECT 1 FROM runs WHERE {due} LIMIT 1", (now, now, owner, *exclude)
+            ).fetchone()
+            is None
+        ):
+            return []
+
+        def take() -> list[Any]:
+            return self._x(
+                # error: the note of a worker that left the run; whoever holds it now
+                # is not that worker (it never claims a run it left).
+                f"UPDATE runs SET lease_owner = ?, lease_expires = ?, status = 'running',"
+                f" updated_at = ?, error = NULL WHERE run_id IN (SELECT run_id FROM runs"
+                f" WHERE {due} ORDER BY wake_at LIMIT ?{self._SKIP_LOCKED})"
+                f" RETURNING {_RUN_COLUMNS}",
+                (owner, now + lease, now, now, now, owner, *exclude, limit),
+            ).fetchall()
+
+        return [RunRecord(*row) for row in self._write(take)]
+
+    async def renew(self, owner: str, now: float, lease: float) -> list[str]:
+        return await self._run(self._renew, owner, now, lease)
+
+    def _renew(self, owner: str, now: float, lease: float) -> list[str]:
+        rows = self._x(
+            "UPDATE runs SET lease_expires = ? WHERE lease_owner = ? RETURNING run_id",
+            (now + lease, owner),
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    async def release(self, owner: str, run_ids: Sequence[str]) -> None:
+        await self._run(self._write, self._release, owner, list(run_ids))
+
+    def _release(self, owner: str, run_ids: list[str]) -> None:
+        self._xmany(
+            "UPDATE runs SET lease_owner = NULL, lease_expires = NULL,"
+            " status = CASE status WHEN 'running' THEN 'pending' ELSE status END"
+            " WHERE run_id = ? AND lease_owner = ?",
+            [(r, owner) for r in run_ids],
+        )
+        self._notify(run_ids)
+
+    async def expire_owner(self, owner: str) -> None:
+        await self._run(
+            lambda: self._x("UPDATE runs SET lease_expires = 0 WHERE lease_owner = ?", (owner,))
+        )
+
+    async def lease_owners(self) -> list[str]:
+        rows = await self._run(
+            lambda: self._x(
+                "SELECT DISTINCT lease_owner FROM runs WHERE lease_owner IS NOT NULL"
+            ).fetchall()
+        )
+        return [r[0] for r in rows]
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def _shown_status(self) -> str:
+        # A running run that no live lease holds reads as pending: its worker died or
+        # stalled and it waits for another; so does one whose worker was a process of
+        # this host that is gone, at once. Nobody may be left to write that into the
+        # row (the worker is gone), so reads derive it; the one ``?`` is the time of
+        # the read.
+        return (
+            "CASE WHEN status = 'running' AND (lease_owner IS NULL OR lease_expires < ?"
+            f" OR {self._OWNER_GONE}) THEN 'pending' ELSE status END"
+        )
+
+    def _shown_columns(self) -> str:
+        # A run was last updated when its row changed or its last event was logged,
+        # whichever is later. Read from the log's last entry (one seek on its primary
+        # key) rather than written to the row with every commit: that write would cost
+        # each step a second page in the WAL, about a third of a commit.
+        updated = (
+            f"{self._GREATEST}(updated_at, coalesce((SELECT e.at FROM events e"
+            " WHERE e.run_id = runs.run_id ORDER BY e.seq DESC LIMIT 1), updated_at))"
+        )
+        return _RUN_COLUMNS.replace(" status,", f" {self._shown_status()},", 1).replace(
+            " updated_at,", f" {updated},", 1
+        )
+
+    async def get_run(self, run_id: str, *, now: float) -> RunRecord | None:
+        row = await self._run(
+            lambda: self._x(
+                f"SELECT {self._shown_columns()} FROM runs WHERE run_id = ?", (now, run_id)
+            ).fetchone()
+        )
+        return None if row is None else RunRecord(*row)
+
+    async def list_runs(
+        self,
+        *,
+        status: str | None = None,
+        workflow: str | None = None,
+        limit: int = 100,
+        now: float,
+    ) -> list[RunRecord]:
+        where: list[str] = []
+        params: list[object] = []
+        if status is not None:
+            where.append(f"{self._shown_status()} = ?")
+            params += [now, status]
+        if workflow is not None:
+            # An exact id or a ":name" suffix, compared literally (LIKE would treat
+            # "_" and "%" as wildcards and ignore case).
+            ends_with = self._ENDS_WITH.format(col="workflow_id")
+            where.append(f"(workflow_id = ? OR {ends_with})")
+            params += [workflow, len(workflow) + 1, f":{workflow}"]
+        newest = "SELECT * FROM runs"
+        if where:
+            newest += " WHERE " + " AND ".join(where)
+        newest += " ORDER BY created_at DESC LIMIT ?"
+        # The shown columns (a seek into each run's log) only for the rows returned,
+        # not for every row the sort goes through.
+        sql = f"SELECT {self._shown_columns()} FROM ({newest}) AS runs ORDER BY created_at DESC"
+        rows = await self._run(lambda: self._x(sql, [now, *params, limit]).fetchall())
+        return [RunRecord(*r) for r in rows]
+
+    async def load_events(self, run_id: str, after: int = -1) -> list[Event]:
+        rows = await self._run(
+            lambda: self._x(
+                "SELECT seq, kind, cid, name, data, at FROM events WHERE run_id = ?"
+                " AND seq > ? ORDER BY seq",
+                (run_id, after),
+            ).fetchall()
+        )
+        return [Event(*r) for r in rows]
+
+    # -- the inbox ----------------------------------------------------------------------------
+
+    async def post(
+        self, run_id: str, kind: str, name: str | None, data: str | None, *, now: float
+    ) -> None:
+        # A pending run too: one that is due but not claimed yet is due now.
+        await self._run(
+            self._write,
+            lambda: self._to_inbox(
+                run_id, kind, name, data, now, statuses=f"{_ASLEEP_SQL}, 'pending'"
+            ),
+        )
+
+    async def inbox(self, owner: str) -> list[InboxItem]:
+        rows = await self._run(
+            lambda: self._x(
+                "SELECT i.id, i.run_id, i.kind, i.name, i.data, i.at FROM inbox i"
+                " JOIN runs r ON r.run_id = i.run_id WHERE r.lease_owner = ? ORDER BY i.id",
+                (owner,),
+            ).fetchall()
+        )
+        return [InboxItem(*r) for r in rows]
+
+    # -- hooks and webhook answers -------------------------------------------------------------
+
+    async def hook_info(self, token: str) -> HookRecord | None:
+        row = await self._run(
+            lambda: self._x(
+                "SELECT run_id, type, webhook FROM hooks WHERE token = ?", (token,)
+            ).fetchone()
+        )
+        return None if row is None else HookRecord(str(row[0]), row[1], row[2])
+
+    async def post_to_hook(self, token: str, data: str | None, *, now: float) -> str | None:
+        return await self._run(self._write, self._post_to_hook, token, data, now)
+
+    def _post_to_hook(self, token: str, data: str | None, now: float) -> str | None:
+        row = self._x("SELECT run_id FROM hooks WHERE token = ?", (token,)).fetchone()
+        if row is None:
+            return None
+        run_id = str(row[0])
+        self._to_inbox(
+            run_id, InboxKind.HOOK, token, data, now, statuses=f"{_ASLEEP_SQL}, 'pending'"
+        )
+        return run_id
+
+    async def set_webhook_response(
+        self, request_id: str, status: int, headers: str, body: bytes, *, now: float
+    ) -> bool:
+        return await self._run(
+            self._write, self._set_webhook_response, request_id, status, headers, body, now
+        )
+
+    def _set_webhook_response(
+        self, request_id: str, status: int, headers: str, body: bytes, now: float
+    ) -> bool:
+        cur = self._x(
+            "INSERT INTO webhook_responses VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (request_id, status, headers, body, now),
+        )
+        # Answers nobody came back for (the caller timed out, its server died): kept a
+        # day, then dropped with the next answer.
+        self._x("DELETE FROM webhook_responses WHERE at < ?", (now - _WEBHOOK_ANSWERS_KEPT,))
+        return cur.rowcount == 1
+
+    async def take_webhook_response(self, request_id: str) -> tuple[int, str, bytes] | None:
+        row = await self._run(
+            lambda: self._x(
+                "DELETE FROM webhook_responses WHERE request_id = ? AND status IS NOT NULL"
+                " RETURNING status, headers, body",
+                (request_id,),
+            ).fetchone(),
+        )
+        return None if row is None else (int(row[0]), str(row[1]), bytes(row[2]))
+
+    async def discard_webhook_response(self, request_id: str, *, now: float) -> None:
+        # A row without a status marks the request as abandoned, so that a late answer
+        # finds its place taken and is not kept.
+        await self._run(
+            lambda: self._x(
+                "INSERT INTO webhook_responses VALUES (?, NULL, NULL, NULL, ?)"
+                " ON CONFLICT (request_id) DO UPDATE SET status = NULL, headers = NULL,"
+                " body = NULL, at = excluded.at",
+                (request_id, now),
+            ),
+        )
+
+
+def _failure_tail(tail: Sequence[Sequence[Any]]) -> list[int]:
+    """The seqs a retry drops from a failed run's log, given its ``(seq, kind)`` rows
+    newest first: its ``run_failed`` and the step failures that led to it; steps that
+    were running when the run failed may have recorded outcomes after it, of which
+    completions are kept and failures dropped. Nothing for a log not ending in a
+    failure (a nondeterminism failure leaves the log as it was)."""
+    dropped: list[int] = []
+    end = 0
+    while end < len(tail) and tail[end][1] in (STEP_COMPLETED, STEP_FAILED):
+        if tail[end][1] == STEP_FAILED:
+            dropped.append(tail[end][0])
+        end += 1
+    if end >= len(tail) or tail[end][1] != RUN_FAILED:
+        return []
+    dropped.append(tail[end][0])
+    for seq, kind in tail[end + 1 :]:
+        if kind not in (STEP_FAILED, STEP_RETRYING):
+            break
+        dropped.append(seq)
+    return dropped
