@@ -960,6 +960,26 @@ class StoreConformance:
             "run_id": "watched",
         }
 
+    async def test_a_run_failed_outside_its_log_tells_its_parent_and_its_watchers(
+        self, store: Store
+    ) -> None:
+        await create(store, "parent")
+        await claim_ids(store, "A", T)
+        start = StartChild("parent", "kid", WORKFLOW, "[]", T, 0)
+        assert (await store.commit(batch(start), "A", now=T)).lost == []
+        await create(store, "waiter")
+        assert sorted(await claim_ids(store, "A", T)) == ["kid", "waiter"]
+        assert (await store.commit(batch(WatchRun("waiter", "kid", 2)), "A", now=T)).lost == []
+        await store.fail_run("kid", "A", '{"type": "NondeterminismError"}', now=T)
+        told = {
+            i.run_id: (i.kind, i.name, json.loads(i.data or "{}")) for i in await store.inbox("A")
+        }
+        assert told["parent"][:2] == ("child", "kid")
+        assert told["waiter"][:2] == ("watch", "2")
+        for _, _, outcome in told.values():
+            assert outcome["status"] == "failed"
+            assert outcome["error"] == '{"type": "NondeterminismError"}'
+
     async def test_waiting_for_an_ended_or_unknown_run_is_answered_at_once(
         self, store: Store
     ) -> None:
