@@ -53,5 +53,5 @@ def test_the_functions_the_architecture_names_exist() -> None:
         assert name in text and hasattr(glue, name)
     for name in ("workflow_id_of", "resolve"):
         assert hasattr(registry, name)
-    for name in ("_append", "_flusher", "_flush_now", "_drain", "_deliver"):
+    for name in ("_on_record", "_flusher", "_flush_now", "_drain", "_deliver"):
         assert name in text and hasattr(engine.EngineCore, name), name
