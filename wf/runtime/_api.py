@@ -30,7 +30,7 @@ from wf.runtime._events import Event
 from wf.runtime._limits import check_moment, check_run_id
 from wf.runtime._loop import current_loop
 from wf.runtime._registry import resolve, workflow_id_of
-from wf.runtime._validate import coerce_payload, validate_input
+from wf.runtime._validate import coerce_payload, signature_and_hints, validate_input
 from wf.runtime._webhooks import Request, answer_of
 from wf.store._protocol import FINISHED, InboxKind, RunRecord
 
@@ -255,7 +255,7 @@ def _checked_call(
         if schema is not None:
             args, kwargs = _apply_schema(fn, schema, args, kwargs)
         else:
-            inspect.signature(fn).bind(*args, **kwargs)
+            signature_and_hints(fn)[0].bind(*args, **kwargs)
             validate_input(fn, args, kwargs)
     except TypeError as exc:
         raise TypeError(f"wrong arguments for workflow {workflow_id}: {exc}") from None

@@ -829,14 +829,20 @@ class EngineCore(WorkerMixin):
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
         self._waiters.setdefault(run_id, []).append(fut)
+        # A plain timer, not asyncio.timeout (a Timeout object and a task cancellation
+        # to undo): the wait ends the same way whichever comes first.
+        timer = loop.call_later(timeout, _wake, fut)
         try:
-            async with asyncio.timeout(timeout):
-                await fut
-        except TimeoutError:
-            pass
+            await fut
         finally:
+            timer.cancel()
             waiters = self._waiters.get(run_id)
             if waiters is not None and fut in waiters:
                 waiters.remove(fut)
                 if not waiters:
                     del self._waiters[run_id]
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)

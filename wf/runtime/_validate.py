@@ -9,16 +9,43 @@ refused. The error names the parameter and the path inside it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import types
 import typing
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["coerce_payload", "validate_input"]
+__all__ = ["coerce_payload", "signature_and_hints", "validate_input"]
 
 _NONE = type(None)
+
+# Worked out once per workflow function: wf.start checks every call against them, and
+# inspect.signature with typing.get_type_hints cost ~20 µs a call.
+_introspected: weakref.WeakKeyDictionary[Any, tuple[inspect.Signature, dict[str, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def signature_and_hints(fn: Callable[..., Any]) -> tuple[inspect.Signature, dict[str, Any] | None]:
+    """``fn``'s signature and type hints (None when they cannot be resolved: then they
+    are not kept, as a forward reference may resolve later)."""
+    try:
+        cached = _introspected.get(fn)
+    except TypeError:  # not weakly referenceable: worked out every time
+        cached = None
+    if cached is not None:
+        return cached
+    signature = inspect.signature(fn)
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:
+        return signature, None
+    with contextlib.suppress(TypeError):
+        _introspected[fn] = (signature, hints)
+    return signature, hints
 
 
 class _Mismatch(Exception):
@@ -33,11 +60,9 @@ def validate_input(
     fn: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
 ) -> None:
     """Raise ``TypeError`` naming the first argument that does not match its annotation."""
-    try:
-        hints = typing.get_type_hints(fn)
-    except Exception:
+    signature, hints = signature_and_hints(fn)
+    if hints is None:
         return  # unresolvable annotations (forward references...): nothing to check against
-    signature = inspect.signature(fn)
     for name, value in signature.bind(*args, **kwargs).arguments.items():
         hint = hints.get(name)
         if hint is None:

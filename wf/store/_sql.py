@@ -372,7 +372,7 @@ class SQLStore(abc.ABC):
             self._x(f"UPDATE runs SET {', '.join(sets)} WHERE run_id = ?", params)
             if u.status in FINISHED:
                 self._ended(u.run_id, u.status, u.result, u.error, now)
-            if u.release:
+            if u.release and u.status not in FINISHED:  # an ended run is woken by nothing
                 # A request posted while the run was held and not yet read must
                 # still wake it once it is released.
                 cur = self._x(
