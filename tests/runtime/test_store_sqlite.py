@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from wf._errors import StoreError
+from wf.runtime._events import Event
+from wf.store._commands import AppendEvent, Batch
 from wf.store._protocol import Store, open_store
 from wf.store._sqlite import SQLiteStore
 from wf.store.conformance import StoreConformance, T
@@ -133,5 +135,27 @@ async def test_check_database_notices_the_file_replaced(
         os.replace(tmp_path / "other.db", tmp_path / "wf.db")
         with pytest.raises(StoreError, match=f"{tmp_path / 'wf.db'} was replaced"):
             await store.check_database()
+    finally:
+        await store.close()
+
+
+async def test_the_wal_stays_bounded_under_a_steady_stream_of_commits(url: str) -> None:
+    """Checkpoints run off the commit path (wf.store._checkpoint); a stream of commits
+    with no pause must still let the WAL start over, not grow with every commit."""
+    store = await opened(url)
+    assert isinstance(store, SQLiteStore)
+    wal = store.path + "-wal"
+    await store.create_run("r", "app:f", "{}", T, T, owner="A", lease_expires=T + 60)
+    for seq in range(1, 5001):
+        batch = Batch()
+        batch.add(AppendEvent("r", Event(seq, "progress", seq, "x" * 200, None, T)))
+        store.commit_sync(batch, "A", T, verify_owner=False)
+    # Each commit adds two 4 KiB pages: without checkpoints the WAL would pass 38 MB.
+    assert os.path.getsize(wal) < 12 << 20
+    await store.close()
+    assert not os.path.exists(wal)  # the last connection's close checkpoints it away
+    store = await opened(url)
+    try:
+        assert len(await store.load_events("r")) == 5001
     finally:
         await store.close()

@@ -127,12 +127,16 @@ class SQLStore(abc.ABC):
 
     # -- transactions -------------------------------------------------------------------
 
+    def _commit_tx(self) -> None:
+        """Commit the open transaction (a dialect may count commits, see SQLite's)."""
+        self._x("COMMIT")
+
     def _write(self, body: Callable[..., T], *args: Any) -> T:
         """Run ``body`` in one write transaction."""
         self._x(self._BEGIN)
         try:
             result = body(*args)
-            self._x("COMMIT")
+            self._commit_tx()
         except BaseException:
             self._rollback()
             raise
@@ -157,7 +161,7 @@ class SQLStore(abc.ABC):
             lost = self._lost_runs(batch, owner) if verify_owner else set()
             result = CommitResult(sorted(lost))
             self._apply(batch, owner, lost, now, result.conflicts)
-            self._x("COMMIT")
+            self._commit_tx()
         except Exception as exc:
             self._rollback()
             if self.classify(exc).kind != REFUSED:
@@ -204,7 +208,7 @@ class SQLStore(abc.ABC):
                     self._x("RELEASE wf_run")
                 if restart:
                     continue
-                self._x("COMMIT")
+                self._commit_tx()
             except BaseException:
                 self._rollback()
                 raise

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from wf._errors import StoreError
+from wf.store._checkpoint import Checkpointer
 from wf.store._faults import BROKEN, REFUSED, TRANSIENT, Fault
 from wf.store._protocol import local_owner_gone
 from wf.store._sql import SQLStore
@@ -300,6 +301,7 @@ class SQLiteStore(SQLStore):
         # its (st_dev, st_ino): check_database compares them with what the path is now.
         self._opened_path = ""
         self._identity: tuple[int, int] | None = None
+        self._checkpointer: Checkpointer | None = None
 
     # -- opening ------------------------------------------------------------------
 
@@ -310,6 +312,11 @@ class SQLiteStore(SQLStore):
                 self._opened_path = os.path.abspath(self.path)
                 st = os.stat(self._opened_path)
                 self._identity = (st.st_dev, st.st_ino)
+                try:
+                    self._checkpointer = Checkpointer(self.path, busy_timeout=self.busy_timeout)
+                except sqlite3.Error:
+                    # No second connection: SQLite checkpoints inside commits, as by default.
+                    self._conn.execute("PRAGMA wal_autocheckpoint=1000")
 
     def _connect(self) -> sqlite3.Connection:
         path = self.path
@@ -332,6 +339,9 @@ class SQLiteStore(SQLStore):
             if existed:
                 self._check_existing(conn)
             conn.execute("PRAGMA journal_mode=WAL")
+            if not memory:
+                # Checkpoints run on a thread of their own (``wf.store._checkpoint``).
+                conn.execute("PRAGMA wal_autocheckpoint=0")
             sync = "FULL" if self.durability == "full" else "NORMAL"
             conn.execute(f"PRAGMA synchronous={sync}")
             conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
@@ -388,6 +398,9 @@ class SQLiteStore(SQLStore):
             raise
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -424,6 +437,14 @@ class SQLiteStore(SQLStore):
 
     def _xmany(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
         self.conn.executemany(sql, rows)
+
+    def _commit_tx(self) -> None:
+        self.conn.execute("COMMIT")
+        checkpointer = self._checkpointer
+        if checkpointer is not None and checkpointer.committed():
+            busy = self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[0]
+            if busy:
+                checkpointer.restart_wanted = True  # after the next commit, then
 
     def _rollback(self) -> None:
         if self._conn is not None:
