@@ -279,3 +279,11 @@ def test_the_views_show_a_log_with_the_old_names_as_today() -> None:
     shown = events_json([request])[0]["data"]
     assert shown["headers"]["authorization"] == "[redacted]"
     assert shown["method"] == "POST"
+
+
+def test_every_kind_of_delivered_event_reaches_the_workflow() -> None:
+    """A kind added to DELIVERIES without a handler would be dropped silently."""
+    from wf.runtime._context import _DELIVER
+    from wf.runtime._events import DELIVERIES
+
+    assert set(_DELIVER) == DELIVERIES

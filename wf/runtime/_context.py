@@ -396,35 +396,48 @@ class RunContext:
         """Hand one committed event to the workflow and run it to quiescence."""
         if event.at > self.clock:
             self.clock = event.at
-        kind, cid = event.kind, event.cid
-        if kind == STEP_COMPLETED and cid is not None:
-            fut = self.futures.pop(cid, None)
-            if fut is not None and not fut.done():
-                fut.set_result(_serde.loads(event.data or "null"))
-        elif kind == STEP_FAILED and cid is not None:
-            fut = self.futures.pop(cid, None)
-            if fut is not None and not fut.done():
-                fut.set_exception(_step_error(event))
-        elif kind == TIMER_FIRED and cid is not None:
-            handle = self.timers.pop(cid, None)
-            if handle is not None:
-                self._timer_cids.pop(id(handle), None)
-                self.loop._fire_timer(handle)
-        elif kind == HOOK_RECEIVED and cid is not None:
-            hook = self.hooks.get(cid)
-            if hook is not None:
-                hook.put(_serde.loads(event.data or "null"))
-        elif kind == CHILD_FINISHED and cid is not None:
-            outcome = self.children.get(cid)
-            if outcome is not None and not outcome.done():
-                outcome.set_result(_serde.loads(event.data or "{}"))
-        elif kind == MESSAGE_RECEIVED and event.name is not None:
-            self.message_inbox(event.name).put(_serde.loads(event.data or "null"))
-        elif kind == CANCEL_REQUESTED:
-            self.cancel_requested = True
-            if self.task is not None and not self.task.done():
-                self.task.cancel()
+        handler = _DELIVER.get(event.kind)
+        if handler is not None:
+            handler(self, event)
         self._run()
+
+    # One method per kind of delivered event (``_DELIVER``); an event for an operation
+    # this run no longer waits on (a step of a cancelled branch) changes nothing.
+
+    def _step_completed(self, event: Event) -> None:
+        fut = self.futures.pop(event.cid, None) if event.cid is not None else None
+        if fut is not None and not fut.done():
+            fut.set_result(_serde.loads(event.data or "null"))
+
+    def _step_failed(self, event: Event) -> None:
+        fut = self.futures.pop(event.cid, None) if event.cid is not None else None
+        if fut is not None and not fut.done():
+            fut.set_exception(_step_error(event))
+
+    def _timer_fired(self, event: Event) -> None:
+        handle = self.timers.pop(event.cid, None) if event.cid is not None else None
+        if handle is not None:
+            self._timer_cids.pop(id(handle), None)
+            self.loop._fire_timer(handle)
+
+    def _hook_received(self, event: Event) -> None:
+        hook = self.hooks.get(event.cid) if event.cid is not None else None
+        if hook is not None:
+            hook.put(_serde.loads(event.data or "null"))
+
+    def _child_finished(self, event: Event) -> None:
+        outcome = self.children.get(event.cid) if event.cid is not None else None
+        if outcome is not None and not outcome.done():
+            outcome.set_result(_serde.loads(event.data or "{}"))
+
+    def _message_received(self, event: Event) -> None:
+        if event.name is not None:
+            self.message_inbox(event.name).put(_serde.loads(event.data or "null"))
+
+    def _cancel_requested(self, event: Event) -> None:
+        self.cancel_requested = True
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
 
     def _run(self) -> None:
         self.loop.run_ready()
@@ -587,3 +600,15 @@ def _step_error(event: Event) -> BaseException:
         str(error.get("message", "")),
         str(error.get("traceback", "")),
     )
+
+
+#: How each kind of delivered event reaches the workflow (``RunContext.deliver``).
+_DELIVER: dict[str, Callable[[RunContext, Event], None]] = {
+    STEP_COMPLETED: RunContext._step_completed,
+    STEP_FAILED: RunContext._step_failed,
+    TIMER_FIRED: RunContext._timer_fired,
+    HOOK_RECEIVED: RunContext._hook_received,
+    CHILD_FINISHED: RunContext._child_finished,
+    MESSAGE_RECEIVED: RunContext._message_received,
+    CANCEL_REQUESTED: RunContext._cancel_requested,
+}
