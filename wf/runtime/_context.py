@@ -519,20 +519,22 @@ class Inbox:
                 self.waiters.remove(waiter)
 
 
+#: How a nondeterminism message names each kind of operation (``{name}``: its name).
+_OPERATION_NAMES: dict[str, str] = {
+    STEP_SCHEDULED: "step {name}",
+    TIMER_SCHEDULED: "a timer (sleep or timeout)",
+    HOOK_CREATED: "hook {name!r}",
+    PROGRESS: "progress note {name!r}",
+    CHILD_STARTED: "child run {name!r}",
+    RUN_WATCHED: "a wait for run {name!r}",
+}
+
+
 def _describe(kind: str, name: str | None) -> str:
-    if kind == STEP_SCHEDULED:
-        return f"step {name}"
-    if kind == TIMER_SCHEDULED:
-        return "a timer (sleep or timeout)"
-    if kind == HOOK_CREATED:
-        return f"hook {name!r}"
-    if kind == PROGRESS:
-        return f"progress note {name!r}"
-    if kind == CHILD_STARTED:
-        return f"child run {name!r}"
-    if kind == RUN_WATCHED:
-        return f"a wait for run {name!r}"
-    return f"{kind} {name or ''}".strip()
+    template = _OPERATION_NAMES.get(kind)
+    if template is None:
+        return f"{kind} {name or ''}".strip()
+    return template.format(name=name)
 
 
 def _user_frame(task: asyncio.Task[Any] | None) -> str:
