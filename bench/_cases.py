@@ -670,7 +670,7 @@ async def bench_sleeping_runs(quick: bool, ctx: dict[str, Any]) -> list[dict[str
                 await asyncio.sleep(0.02)
             t_asleep = time.perf_counter() - t0
             await asyncio.sleep(0.1)
-            in_memory = len(engine._runs)
+            in_memory = len(engine._host)
             rss_after = rss_mb()
             peak = rss_mb("VmHWM")
     finally:

@@ -224,7 +224,7 @@ async def test_sleeping_run_is_evicted_and_resumed(db_url: str) -> None:
     async with wf.Engine(db_url, poll_interval=0.02, evict_after=0.05) as engine:
         run = await engine.start(basic.sleepy, 0.4)
         await wait_until_sleeping(run)
-        assert run.id not in engine._runs
+        assert run.id not in engine._host
         result = await run.result(timeout=10)
     assert result["value"] == 2 and result["slept"] >= 0.4
 

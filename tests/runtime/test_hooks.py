@@ -72,7 +72,7 @@ async def test_payloads_reach_an_evicted_waiting_run(db_url: str) -> None:
     async with wf.Engine(db_url, poll_interval=0.02, evict_after=0.0) as engine:
         run = await engine.start(waiting.collect_three)
         await wait_status(run, "waiting")  # evicted while it listens (a 1h sleep pends too)
-        assert run.id not in engine._runs
+        assert run.id not in engine._host
         for payload in ("a", "b", "c"):
             await engine.resume_hook("collect", payload)
         assert await run.result(timeout=10) == ["a", "b", "c"]
@@ -159,7 +159,7 @@ async def test_status_is_waiting_while_a_run_listens(db_url: str) -> None:
 async def test_a_failed_commit_is_retried_with_its_hook_registration(engine: wf.Engine) -> None:
     import sqlite3
 
-    real = engine._commit_sync
+    real = engine._committer._commit_sync
     assert real is not None
     failures: list[int] = []
 
@@ -169,7 +169,7 @@ async def test_a_failed_commit_is_retried_with_its_hook_registration(engine: wf.
             raise sqlite3.OperationalError("database is locked")
         return real(batch, owner, **options)
 
-    engine._commit_sync = locked_once
+    engine._committer._commit_sync = locked_once
     run = await engine.start(waiting.hold, "after-retry")
     await resume_when_held(engine, "after-retry", "made it")
     assert await run.result(timeout=10) == "made it"

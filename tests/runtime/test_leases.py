@@ -29,9 +29,9 @@ async def test_expired_lease_is_taken_over_and_the_stale_worker_is_fenced(db_url
                 if basic.CALLS["gated"] == 1:
                     break
                 await asyncio.sleep(0.01)
-            assert run.id in stalled._runs
+            assert run.id in stalled._host
             # The machine stops heart-beating (a long GC pause, a partition...).
-            for task in stalled._tasks:
+            for task in stalled._worker._tasks:
                 if task.get_name() == "wf-heartbeat":
                     task.cancel()
             async with wf.Engine(db_url, poll_interval=0.02) as rescuer:
@@ -39,10 +39,10 @@ async def test_expired_lease_is_taken_over_and_the_stale_worker_is_fenced(db_url
                 # Now the stalled worker's step finishes, and its write is refused.
                 basic.GATE.set()
                 for _ in range(500):
-                    if run.id not in stalled._runs:
+                    if run.id not in stalled._host:
                         break
                     await asyncio.sleep(0.01)
-                assert run.id not in stalled._runs
+                assert run.id not in stalled._host
                 events = [e async for e in rescuer.get_run(run.id).events()]
     finally:
         basic.GATE = None

@@ -1,101 +1,110 @@
-"""The worker half of the engine: claiming due runs, reading their inboxes, keeping leases,
-leaving runs it cannot execute, and stopping when its database file goes away.
+"""The worker: claiming due runs, reading their inboxes, keeping leases, leaving runs it
+cannot execute, and stopping when its database can no longer be used.
 
-A mixin of ``EngineCore`` (which holds the state and the run machinery these
-methods drive); kept apart so each module reads in one sitting.
+It reaches the runs in memory only through the run host, and writes only through the
+committer. Leases expire if a worker stops heart-beating; a lease held by a dead
+process on this host is taken over at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
-from collections.abc import Callable
-from typing import NoReturn, Protocol
+from typing import Any, NoReturn
 
-from wf._errors import StoreError, WorkflowError
+from wf._errors import SerializationError, StoreError, WorkflowError
+from wf._options import workflow_options
 from wf.runtime import _serde
 from wf.runtime._clock import Clock
-from wf.runtime._events import (
-    CANCEL_REQUESTED,
-    CHILD_FINISHED,
-    HOOK_RECEIVED,
-    MESSAGE_RECEIVED,
-    RUN_STARTED,
-    Event,
-)
-from wf.runtime._live import Live
-from wf.store._commands import Batch, ConsumeInbox, UpdateRun
+from wf.runtime._committer import Committer
+from wf.runtime._events import RUN_STARTED, Event
+from wf.runtime._host import RunHost
+from wf.runtime._registry import resolve
+from wf.store._commands import ConsumeInbox, UpdateRun
 from wf.store._faults import BROKEN, REFUSED, Backoff
-from wf.store._protocol import InboxKind, RunRecord, Store, local_owner_gone
+from wf.store._protocol import RunRecord, Store, local_owner_gone
 
-__all__ = ["WorkerMixin"]
+__all__ = ["Worker"]
 
 log = logging.getLogger("wf")
 
 
-class _Engine(Protocol):
-    """What the worker methods use of the engine they are mixed into."""
-
-    store: Store
-    worker_id: str
-    concurrency: int
-    lease: float
-    poll_interval: float
-    clock: Clock
-    _runs: dict[str, Live]
-    _batch: Batch
-    _after: list[Callable[[], None]]
-    _wakeup: asyncio.Event
-    _inbox_taken: set[int]
-    _leases_safe_until: float
-    _tasks: list[asyncio.Task[None]]
-    _shut: bool
-    leave_for: float
-    leave_max: float
-    _left: dict[str, tuple[float, float]]
-    failure: StoreError | None
-    _stopped: asyncio.Future[StoreError] | None
-
-    def _activate(self, record: RunRecord, events: list[Event]) -> None: ...
-    def _forget(self, live: Live) -> None: ...
-    def _record_failure(self, run_id: str, exc: BaseException) -> None: ...
-    def _notify(self, run_id: str) -> None: ...
-    def _kick(self) -> None: ...
-    def _maybe_evict(self, live: Live) -> None: ...
-    def _append_delivery(
-        self, live: Live, kind: str, cid: int | None, name: str | None, data: str | None
-    ) -> Event: ...
-    async def _claim_some(self) -> int: ...
-    async def _resume(self, record: RunRecord, events: list[Event]) -> None: ...
-    async def _cannot_resume(self, run_id: str, exc: Exception) -> None: ...
-    async def _read_inbox(self) -> None: ...
-    async def _reap_dead_owners(self) -> None: ...
-    def _excluded(self, now: float) -> list[str]: ...
-    def _stop_worker(self, exc: StoreError) -> None: ...
-    def _broken(self, exc: Exception) -> bool: ...
-
-
-class WorkerMixin:
+class Worker:
     """Polls for due runs and inbox items, renews leases, reaps dead local workers."""
 
-    failure: StoreError | None
-    _stopped: asyncio.Future[StoreError] | None
+    def __init__(
+        self,
+        store: Store,
+        committer: Committer,
+        host: RunHost,
+        clock: Clock,
+        *,
+        worker_id: str,
+        lease: float,
+        poll_interval: float,
+        wakeup: asyncio.Event,
+    ) -> None:
+        self._store = store
+        self._committer = committer
+        self._host = host
+        self._clock = clock
+        self.worker_id = worker_id
+        self._lease = lease
+        self._poll_interval = poll_interval
+        self._wakeup = wakeup
+        #: How long this worker leaves a run it cannot execute (another version, a module
+        #: it cannot import) before it claims that run again; doubled each time, up to
+        #: ``leave_max``. Other workers may claim the run at once.
+        self.leave_for = 30.0
+        self.leave_max = 600.0
+        # run id -> (when this worker may claim it again, the wait that led there).
+        self._left: dict[str, tuple[float, float]] = {}
+        #: Why the worker stopped (its database cannot be used any more), if it did.
+        self.failure: StoreError | None = None
+        self._stopped: asyncio.Future[StoreError] | None = None
+        self._inbox_taken: set[int] = set()
+        self._tasks: list[asyncio.Task[None]] = []
 
-    async def _poller(self: _Engine) -> None:
-        reap_every = max(1, int(2.0 / self.poll_interval))
-        check_every = max(1, int(1.0 / self.poll_interval))
+    def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._poller(), name="wf-poller"))
+        self._tasks.append(asyncio.create_task(self._heartbeat(), name="wf-heartbeat"))
+
+    def cancel(self) -> list[asyncio.Task[None]]:
+        """Cancel the poller and the heartbeat; the tasks to await."""
+        for task in self._tasks:
+            task.cancel()
+        return list(self._tasks)
+
+    async def release(self, run_ids: list[str]) -> None:
+        """Give up the leases of ``run_ids`` (the engine closes), so other workers need
+        not wait for them to expire."""
+        try:
+            await self._store.release(self.worker_id, run_ids)
+        except Exception as exc:
+            log.warning(
+                "wf: could not release the leases of %d runs (%s: %s); other workers"
+                " take them over when the leases expire",
+                len(run_ids),
+                type(exc).__name__,
+                exc,
+            )
+
+    # -- polling ---------------------------------------------------------------------------
+
+    async def _poller(self) -> None:
+        reap_every = max(1, int(2.0 / self._poll_interval))
+        check_every = max(1, int(1.0 / self._poll_interval))
         rounds = 0
         polling = Backoff("polling the database for due runs")
         reaping = Backoff("looking for leases of dead workers")
         while True:
             if rounds % check_every == 0:
                 try:
-                    await self.store.check_database()
+                    await self._store.check_database()
                 except StoreError as exc:
-                    self._stop_worker(exc)
+                    self.stop(exc)
                     return
             if rounds % reap_every == 0:
                 try:
@@ -115,47 +124,48 @@ class WorkerMixin:
                 if self._broken(exc):
                     return
                 # Not sooner than the next poll would have been.
-                await asyncio.sleep(max(polling.failed(exc), self.poll_interval))
+                await asyncio.sleep(max(polling.failed(exc), self._poll_interval))
                 continue
             if polling.failures:
                 polling.succeeded()
-            if claimed and len(self._runs) < self.concurrency:
+            if claimed and self._host.room() > 0:
                 await asyncio.sleep(0)
                 continue
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the
             # cancellation from close() when the event was just set (gh-86296).
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll_interval):
+                async with asyncio.timeout(self._poll_interval):
                     await self._wakeup.wait()
             self._wakeup.clear()
 
-    async def _claim_some(self: _Engine) -> int:
-        free = self.concurrency - len(self._runs)
+    async def _claim_some(self) -> int:
+        free = self._host.room()
         if free <= 0:
             return 0
-        now = self.clock.now()
-        records = await self.store.claim(self.worker_id, free, now, self.lease, self._excluded(now))
+        now = self._clock.now()
+        records = await self._store.claim(
+            self.worker_id, free, now, self._lease, self._excluded(now)
+        )
         if not records:
             return 0
         failed: Exception | None = None
         for record in records:
-            if record.run_id in self._runs:
+            if record.run_id in self._host:
                 continue
             if failed is None:
                 try:
-                    events = await self.store.load_events(record.run_id)
+                    events = await self._store.load_events(record.run_id)
                 except Exception as exc:
-                    if self.store.classify(exc).kind == REFUSED:
-                        await self._cannot_resume(record.run_id, exc)  # its log is unreadable
+                    if self._store.classify(exc).kind == REFUSED:
+                        self._cannot_resume(record.run_id, exc)  # its log is unreadable
                         continue
                     failed = exc  # the database failed, not the run
                 else:
-                    await self._resume(record, events)
+                    self._resume(record, events)
                     continue
             # Given back, for a later poll or another worker: held by no one in memory,
             # its lease would be renewed forever.
-            self._batch.add(UpdateRun(record.run_id, status="pending", release=True))
-            self._kick()
+            self._committer.add(UpdateRun(record.run_id, status="pending", release=True))
         try:
             if failed is None:
                 await self._read_inbox()
@@ -163,36 +173,59 @@ class WorkerMixin:
             # An inbox not read now is read by the next poll; a run evicted meanwhile is
             # woken again by what waits in its inbox.
             for record in records:
-                live = self._runs.get(record.run_id)
-                if live is not None and live.resuming:
-                    live.resuming = False
-                    self._maybe_evict(live)
+                self._host.resumed(record.run_id)
         if failed is not None:
             raise failed
         return len(records)
 
-    async def _resume(self: _Engine, record: RunRecord, events: list[Event]) -> None:
-        """Bring a run this worker holds into memory and replay it from ``events``."""
+    def _resume(self, record: RunRecord, events: list[Event]) -> None:
+        """Bring a run this worker holds into memory and replay it from ``events``,
+        or leave it to a worker that has its code."""
         try:
-            self._activate(record, events)
+            try:
+                fn = resolve(record.workflow_id)
+            except Exception as exc:
+                # This worker's code or sys.path lacks the workflow (started from another
+                # directory, an older deploy): another worker may have it, so the run is
+                # left to it rather than failed.
+                self._leave(record, self._cannot_import(record.workflow_id, exc))
+                return
+            try:
+                payload: dict[str, Any] = _serde.loads(record.input)
+            except SerializationError as exc:
+                if not isinstance(exc.__cause__, ImportError):
+                    raise  # a corrupt input: no other worker can do better
+                self._leave(
+                    record, f"worker {self.worker_id} cannot rebuild the run's input: {exc}"
+                )
+                return
+            version = payload.get("version")
+            mine = workflow_options(fn).version
+            if version != mine:
+                # This worker has other code for the workflow than the run started with:
+                # leave the run to a worker that has its version, rather than fail it.
+                self._leave(
+                    record,
+                    f"run {record.run_id} needs version {version!r} of {record.workflow_id};"
+                    f" worker {self.worker_id} has version {mine!r}",
+                )
+                return
+            self._host.activate(record, events, fn, payload)
         except Exception as exc:
-            await self._cannot_resume(record.run_id, exc)
+            self._cannot_resume(record.run_id, exc)
 
-    async def _cannot_resume(self: _Engine, run_id: str, exc: Exception) -> None:
+    def _cannot_resume(self, run_id: str, exc: Exception) -> None:
         # Its code or its log cannot be used (module gone, corrupt input): failing it
         # says so, instead of handing it from worker to worker forever. Recorded by the
         # group commit, which retries it if the database fails meanwhile.
         log.exception("wf: cannot resume run %s", run_id)
-        live = self._runs.pop(run_id, None)
-        if live is not None:
-            self._forget(live)
-        self._record_failure(run_id, exc)
+        self._host.fail(run_id, exc)
 
-    def _leave(self: _Engine, record: RunRecord, reason: str) -> None:
+    def _leave(self, record: RunRecord, reason: str) -> None:
         """Give a claimed run back for a worker that can execute it, with ``reason`` as
         its note, and claim it no sooner than ``leave_for`` seconds (doubled each time
         it is left again): other workers get it, and this one does not loop on it."""
-        now = self.clock.now()
+        now = self._clock.now()
         previous = self._left.get(record.run_id)
         wait = self.leave_for if previous is None else min(2 * previous[1], self.leave_max)
         self._left[record.run_id] = (now + wait, wait)
@@ -203,7 +236,7 @@ class WorkerMixin:
             wait,
         )
         note = WorkflowError(f"{reason}; left for a worker that can run it")
-        self._batch.add(
+        self._committer.add(
             UpdateRun(
                 record.run_id,
                 # Due as before, held by nobody: pending, as a run waiting for a worker is.
@@ -212,9 +245,8 @@ class WorkerMixin:
                 release=True,
             )
         )
-        self._kick()
 
-    def _excluded(self: _Engine, now: float) -> list[str]:
+    def _excluded(self, now: float) -> list[str]:
         """The runs this worker left and must not claim yet."""
         if not self._left:
             return []
@@ -223,7 +255,7 @@ class WorkerMixin:
             del self._left[run_id]
         return [run_id for run_id, (until, _) in self._left.items() if until > now]
 
-    def _cannot_import(self: _Engine, workflow_id: str, exc: Exception) -> str:
+    def _cannot_import(self, workflow_id: str, exc: Exception) -> str:
         module, _, qualname = workflow_id.partition(":")
         cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
         if isinstance(cause, AttributeError):
@@ -233,54 +265,9 @@ class WorkerMixin:
             f" {type(cause).__name__}: {cause}"
         )
 
-    def _broken(self: _Engine, exc: Exception) -> bool:
-        """Whether ``exc`` says the database cannot be written at all (read-only, full,
-        not a database any more): then the worker has stopped."""
-        fault = self.store.classify(exc)
-        if fault.kind != BROKEN:
-            return False
-        self._stop_worker(StoreError(fault.message))
-        return True
-
-    def _stop_worker(self: _Engine, exc: StoreError) -> None:
-        """Stop working on a database this worker cannot use any more (its file was
-        removed or replaced, it became read-only or full): nothing more is claimed,
-        renewed or committed, and runs in memory are dropped (their steps are
-        cancelled); ``wait_stopped`` raises ``exc``."""
-        if self.failure is not None:
-            return
-        self.failure = exc
-        self._shut = True
-        current = asyncio.current_task()
-        for task in self._tasks:
-            if task is not current:
-                task.cancel()
-        for live in list(self._runs.values()):
-            self._forget(live)
-        self._runs.clear()
-        self._batch = Batch()
-        self._after.clear()
-        if self._stopped is not None:
-            if not self._stopped.done():
-                self._stopped.set_result(exc)
-        else:
-            log.error("wf: the worker stopped: %s", exc)
-
-    async def wait_stopped(self: _Engine) -> NoReturn:
-        """Wait while the worker runs; raise the ``StoreError`` that stopped it (its
-        database file was removed or replaced). ``wf worker`` waits here."""
-        if self.failure is not None:
-            raise self.failure
-        stopped = self._stopped
-        if stopped is None:
-            stopped = self._stopped = asyncio.get_running_loop().create_future()
-        raise await stopped
-
-    async def adopt_new_run(
-        self: _Engine, run_id: str, workflow_id: str, payload: str, created_at: float
-    ) -> None:
-        """Run a run this engine just created already leased to itself (``Engine.start``
-        with room to spare): no claim, no log to load, no wait for the next poll."""
+    def adopt(self, run_id: str, workflow_id: str, payload: str, created_at: float) -> None:
+        """Run a run this engine just created already leased to itself: no claim, no log
+        to load, no wait for the next poll."""
         record = RunRecord(
             run_id,
             workflow_id,
@@ -294,58 +281,31 @@ class WorkerMixin:
             self.worker_id,
             1,
         )
-        await self._resume(record, [Event(0, RUN_STARTED, None, workflow_id, payload, created_at)])
-        live = self._runs.get(run_id)
-        if live is not None and live.resuming:
-            live.resuming = False  # a new run has nothing in its inbox yet
-            self._maybe_evict(live)
+        self._resume(record, [Event(0, RUN_STARTED, None, workflow_id, payload, created_at)])
+        self._host.resumed(run_id)  # a new run has nothing in its inbox yet
 
-    async def _read_inbox(self: _Engine) -> None:
-        items = await self.store.inbox(self.worker_id)
+    async def _read_inbox(self) -> None:
+        items = await self._store.inbox(self.worker_id)
         # An item taken here is deleted by the next commit; until then a second read
         # still returns it, and it must not be delivered twice.
-        self._inbox_taken &= {item.id for item in items}
+        taken = self._inbox_taken
+        taken &= {item.id for item in items}
         for item in items:
-            live = self._runs.get(item.run_id)
-            if live is None or item.id in self._inbox_taken:
+            if item.id in taken or not self._host.receive(item):
                 continue
-            self._inbox_taken.add(item.id)
-            if item.kind == InboxKind.CANCEL and not live.ctx.cancel_requested:
-                live.ctx.cancel_requested = True
-                self._append_delivery(live, CANCEL_REQUESTED, None, None, item.data)
-            elif item.kind == InboxKind.HOOK and item.name in live.ctx.hook_cids:
-                cid = live.ctx.hook_cids[item.name]
-                self._append_delivery(live, HOOK_RECEIVED, cid, item.name, item.data)
-            elif item.kind == InboxKind.CHILD and item.name in live.ctx.child_cids:
-                cid = live.ctx.child_cids[item.name]
-                self._append_delivery(live, CHILD_FINISHED, cid, item.name, item.data)
-            elif item.kind == InboxKind.WATCH and _watch_cid(item.name) in live.ctx.children:
-                watched = json.loads(item.data or "{}").get("run_id")
-                cid = _watch_cid(item.name)
-                self._append_delivery(live, CHILD_FINISHED, cid, watched, item.data)
-            elif item.kind == InboxKind.MESSAGE:
-                self._append_delivery(live, MESSAGE_RECEIVED, None, item.name, item.data)
-            elif item.kind != InboxKind.CANCEL:
-                log.warning(
-                    "wf: run %s has no use for inbox item %s %r; dropped",
-                    item.run_id,
-                    item.kind,
-                    item.name,
-                )
-            self._batch.add(ConsumeInbox(item.run_id, item.id))
-            self._kick()
+            taken.add(item.id)
+            self._committer.add(ConsumeInbox(item.run_id, item.id))
 
-    def _must_verify(self: _Engine) -> bool:
-        return time.time() >= self._leases_safe_until
+    # -- leases ----------------------------------------------------------------------------
 
-    async def _heartbeat(self: _Engine) -> None:
-        margin = min(1.0, self.lease / 4)
-        every = self.lease / 3
+    async def _heartbeat(self) -> None:
+        margin = min(1.0, self._lease / 4)
+        every = self._lease / 3
         renewing = Backoff("renewing this worker's leases", cap=every)
         while True:
             try:
                 renewed_at = time.time()
-                held = set(await self.store.renew(self.worker_id, renewed_at, self.lease))
+                held = set(await self._store.renew(self.worker_id, renewed_at, self._lease))
             except Exception as exc:
                 if self._broken(exc):
                     return
@@ -356,19 +316,52 @@ class WorkerMixin:
                 renewing.succeeded()
             # After a stall, another worker may have taken runs we still hold in
             # memory: drop them before trusting our leases again.
-            for run_id in [r for r in self._runs if r not in held]:
-                log.warning("wf: run %s was taken over by another worker", run_id)
-                self._forget(self._runs.pop(run_id))
-            self._leases_safe_until = renewed_at + self.lease - margin
+            self._host.retain(held)
+            self._committer.trust_leases_until(renewed_at + self._lease - margin)
             await asyncio.sleep(every)
 
-    async def _reap_dead_owners(self: _Engine) -> None:
+    async def _reap_dead_owners(self) -> None:
         """Expire leases held by worker processes of this host that no longer exist."""
-        for owner in await self.store.lease_owners():
+        for owner in await self._store.lease_owners():
             if owner != self.worker_id and local_owner_gone(owner):
-                await self.store.expire_owner(owner)
+                await self._store.expire_owner(owner)
 
+    # -- stopping --------------------------------------------------------------------------
 
-def _watch_cid(name: str | None) -> int:
-    """The operation a ``watch`` inbox item answers (its name), or -1 if it names none."""
-    return int(name) if name is not None and name.isdigit() else -1
+    def _broken(self, exc: Exception) -> bool:
+        """Whether ``exc`` says the database cannot be written at all (read-only, full,
+        not a database any more): then the worker has stopped."""
+        fault = self._store.classify(exc)
+        if fault.kind != BROKEN:
+            return False
+        self.stop(StoreError(fault.message))
+        return True
+
+    def stop(self, exc: StoreError) -> None:
+        """Stop working on a database this worker cannot use any more (its file was
+        removed or replaced, it became read-only or full): nothing more is claimed,
+        renewed or committed, and runs in memory are dropped (their steps are
+        cancelled); ``wait_stopped`` raises ``exc``."""
+        if self.failure is not None:
+            return
+        self.failure = exc
+        self._committer.discard()
+        current = asyncio.current_task()
+        for task in self._tasks:
+            if task is not current:
+                task.cancel()
+        self._host.drop_all()
+        if self._stopped is not None:
+            if not self._stopped.done():
+                self._stopped.set_result(exc)
+        else:
+            log.error("wf: the worker stopped: %s", exc)
+
+    async def wait_stopped(self) -> NoReturn:
+        """Wait while the worker runs; raise the ``StoreError`` that stopped it."""
+        if self.failure is not None:
+            raise self.failure
+        stopped = self._stopped
+        if stopped is None:
+            stopped = self._stopped = asyncio.get_running_loop().create_future()
+        raise await stopped
