@@ -40,18 +40,35 @@ def test_the_modules_the_architecture_names_exist() -> None:
 
 def test_the_functions_the_architecture_names_exist() -> None:
     """`Class.method` and `module.function` names of the data path."""
+    import wf.runtime._committer as committer
     import wf.runtime._context as context
     import wf.runtime._engine as engine
     import wf.runtime._glue as glue
+    import wf.runtime._host as host
+    import wf.runtime._live as live
     import wf.runtime._registry as registry
+    import wf.runtime._worker as worker
 
     text = ARCHITECTURE.read_text(encoding="utf-8")
-    owners = {"RunContext": context.RunContext, "EngineCore": engine.EngineCore}
-    for owner, attr in re.findall(r"`(RunContext|EngineCore)\.(\w+)", text):
+    owners: dict[str, type] = {
+        "RunContext": context.RunContext,
+        "EngineCore": engine.EngineCore,
+        "Committer": committer.Committer,
+        "RunHost": host.RunHost,
+        "Worker": worker.Worker,
+        "Live": live.Live,
+    }
+    pattern = r"`(" + "|".join(owners) + r")\.(\w+)"
+    found = re.findall(pattern, text)
+    assert {owner for owner, _ in found} >= {"Committer", "RunHost", "Worker"}
+    for owner, attr in found:
         assert hasattr(owners[owner], attr), f"{owner}.{attr}"
     for name in ("enter_workflow", "call_step", "step_function", "nested_step"):
         assert name in text and hasattr(glue, name)
     for name in ("workflow_id_of", "resolve"):
         assert hasattr(registry, name)
-    for name in ("_on_record", "_flusher", "_flush_now", "_drain", "_deliver"):
-        assert name in text and hasattr(engine.EngineCore, name), name
+    for name in ("_on_record", "_drain", "_deliver"):
+        assert name in text and hasattr(host.RunHost, name), name
+    for name in ("_flush_now", "_flush_loop"):
+        assert name in text and hasattr(committer.Committer, name), name
+    assert "RunState" in text and hasattr(live, "RunState")
