@@ -39,7 +39,12 @@ class Committer:
         #: The lease owner the commits are made as (the engine's worker id).
         self.owner = owner
         self._batch = Batch()
+        # One list for good, emptied by each flush: ``after`` is its bound append, so
+        # queueing a callback (once per delivered event) is a single C call.
         self._after: list[Callable[[], None]] = []
+        #: ``after(callback)``: call ``callback`` once the commands added so far are
+        #: committed. Whoever queues one also adds a command (asking for that commit).
+        self.after: Callable[[Callable[[], None]], None] = self._after.append
         # Each needs the other (the run host commits through this; this reports to the
         # run host), so these are set by connect() once both exist.
         self._on_result: Callable[[CommitResult], None] = _unconnected
@@ -81,11 +86,6 @@ class Committer:
         if not self._pending:
             self.kick()
 
-    def after(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` once the commands added so far are committed. Callers add
-        a command with it (the commit it waits for must be asked for)."""
-        self._after.append(callback)
-
     def pending(self) -> bool:
         """Whether anything waits to be written or for its commit."""
         return self._pending or bool(self._batch) or bool(self._after)
@@ -109,6 +109,11 @@ class Committer:
 
     # -- writing it --------------------------------------------------------------------
 
+    def _take_after(self) -> list[Callable[[], None]]:
+        after = self._after[:]
+        self._after.clear()
+        return after
+
     def _must_verify(self) -> bool:
         # The wall clock, as the heartbeat judges the leases it renews.
         return time.time() >= self._leases_safe_until
@@ -117,10 +122,10 @@ class Committer:
         self._pending = False
         if self._shut:
             return  # closed after its final commit: the runs resume elsewhere
-        batch, after = self._batch, self._after
+        batch, after = self._batch, self._take_after()
         if not batch and not after:
             return
-        self._batch, self._after = Batch(), []
+        self._batch = Batch()
         commit_sync = self._commit_sync
         if commit_sync is None:
             return
@@ -147,10 +152,10 @@ class Committer:
             await asyncio.sleep(0)
             self._dirty.clear()
             self._pending = False
-            batch, after = self._batch, self._after
+            batch, after = self._batch, self._take_after()
             if not batch and not after:
                 continue
-            self._batch, self._after = Batch(), []
+            self._batch = Batch()
             try:
                 result = await self._store.commit(
                     batch, self.owner, now=self._now(), verify_owner=self._must_verify()
@@ -177,7 +182,8 @@ class Committer:
             return None
         # Tried again first, before what was added since.
         batch.extend(self._batch)
-        self._batch, self._after = batch, after + self._after
+        self._batch = batch
+        self._after[:0] = after
         return self._retry.failed(exc)
 
     def _done(self, result: CommitResult, after: list[Callable[[], None]]) -> None:

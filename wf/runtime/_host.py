@@ -428,8 +428,7 @@ class RunHost:
         loop = self._loop
         if loop is None:
             raise RuntimeError("the engine is not open (use `async with wf.Engine(...)`)")
-        now = self._now()
-        if effect.at is not None and effect.at > now:
+        if effect.at is not None and effect.at > self._now():
             live.wake_at[-1 - effect.cid] = effect.at
             live.retries[effect.cid] = self._clock.call_at(
                 effect.at,
@@ -438,7 +437,7 @@ class RunHost:
                 StartStep(effect.cid, effect.step_id, effect.arguments, effect.attempt),
             )
             return
-        if live.deadline is not None and now >= live.deadline:
+        if live.deadline is not None and self._now() >= live.deadline:
             return  # no new step starts past the deadline; the run is failing
         try:
             spec = resolve_step(effect.step_id)

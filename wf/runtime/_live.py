@@ -36,6 +36,9 @@ class RunState(enum.Enum):
     #: Out of memory (ended, evicted, failed, taken over): nothing it holds fires.
     DROPPED = "dropped"
 
+    # Enum's own hash is written in Python; members are singletons.
+    __hash__ = object.__hash__
+
 
 RESUMING = RunState.RESUMING
 ACTIVE = RunState.ACTIVE
