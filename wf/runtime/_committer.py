@@ -84,7 +84,7 @@ class Committer:
         """Write ``command`` with this tick's commit."""
         self._batch.add(command)
         if not self._pending:
-            self.kick()
+            self._kick()
 
     def pending(self) -> bool:
         """Whether anything waits to be written or for its commit."""
@@ -95,7 +95,7 @@ class Committer:
         clock time): commits until then skip checking that it still holds them."""
         self._leases_safe_until = moment
 
-    def kick(self) -> None:
+    def _kick(self) -> None:
         """Ask for a flush of the batch at the end of this loop turn."""
         if self._pending or self._shut:
             return
@@ -109,11 +109,6 @@ class Committer:
 
     # -- writing it --------------------------------------------------------------------
 
-    def _take_after(self) -> list[Callable[[], None]]:
-        after = self._after[:]
-        self._after.clear()
-        return after
-
     def _must_verify(self) -> bool:
         # The wall clock, as the heartbeat judges the leases it renews.
         return time.time() >= self._leases_safe_until
@@ -122,10 +117,11 @@ class Committer:
         self._pending = False
         if self._shut:
             return  # closed after its final commit: the runs resume elsewhere
-        batch, after = self._batch, self._take_after()
+        batch, after = self._batch, self._after[:]
         if not batch and not after:
             return
         self._batch = Batch()
+        self._after.clear()
         commit_sync = self._commit_sync
         if commit_sync is None:
             return
@@ -152,10 +148,11 @@ class Committer:
             await asyncio.sleep(0)
             self._dirty.clear()
             self._pending = False
-            batch, after = self._batch, self._take_after()
+            batch, after = self._batch, self._after[:]
             if not batch and not after:
                 continue
             self._batch = Batch()
+            self._after.clear()
             try:
                 result = await self._store.commit(
                     batch, self.owner, now=self._now(), verify_owner=self._must_verify()
