@@ -414,3 +414,21 @@ async def test_both_commit_paths_run_workflows_alike(db_url: str, sync_commits: 
     assert results[:4] == [sum(range(20)), [3, 12, 11], "ok after 3", "step"]
     assert results[4] is not None
     assert slept["slept"] >= 0.05
+
+
+async def test_a_closed_engine_answers_reads_without_starting_its_worker_again(
+    db_url: str,
+) -> None:
+    async with wf.Engine(db_url) as engine:
+        run = await engine.start(basic.sequential, 3)
+        assert await run.result(timeout=10) == 3
+    # A handle used after the ``async with`` opens the store again, as a client only:
+    # a worker started now would never be closed.
+    assert await run.status() == "completed"
+    late = await engine.start(basic.sequential, 2)
+    assert await late.status() == "pending"
+    workers = [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("wf-")]
+    assert workers == []
+    await engine.close()
+    async with wf.Engine(db_url) as other:
+        assert await other.get_run(late.id).result(timeout=10) == 1  # 0 + 1

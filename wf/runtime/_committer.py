@@ -74,6 +74,7 @@ class Committer:
 
     def open(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._shut = False
         self._commit_sync = self._store.commit_sync if self._store.sync_commits else None
         if self._commit_sync is None:
             self._flusher = asyncio.create_task(self._flush_loop(), name="wf-flusher")

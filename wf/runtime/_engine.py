@@ -152,6 +152,11 @@ class EngineCore:
         self._host.close()
         await self.store.close()
         self._opened = False
+        self._closing = False
+        # A closed engine opens again as a client only (a ``Run`` handle asked for its
+        # status after the ``async with``): a worker started then would never be
+        # closed, and would claim runs only to abandon them.
+        self.worker = False
 
     def busy(self) -> bool:
         """Whether anything is under way in memory: a commit pending, a step running,
