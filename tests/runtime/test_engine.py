@@ -432,3 +432,11 @@ async def test_a_closed_engine_answers_reads_without_starting_its_worker_again(
     await engine.close()
     async with wf.Engine(db_url) as other:
         assert await other.get_run(late.id).result(timeout=10) == 1  # 0 + 1
+
+
+def test_every_inbox_kind_reaches_its_run() -> None:
+    """A kind added to InboxKind without a receiver would be dropped with a warning."""
+    from wf.store import InboxKind
+
+    engine = wf.Engine("sqlite:///:memory:")
+    assert set(engine._host._receivers) == set(InboxKind)

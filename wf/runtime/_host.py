@@ -131,6 +131,13 @@ class RunHost:
             ArmTimer: self._on_arm_timer,
             CancelTimer: self._on_cancel_timer,
         }
+        self._receivers: dict[str, Callable[[Live, InboxItem], bool]] = {
+            InboxKind.CANCEL: self._receive_cancel,
+            InboxKind.HOOK: self._receive_hook,
+            InboxKind.CHILD: self._receive_child,
+            InboxKind.WATCH: self._receive_watch,
+            InboxKind.MESSAGE: self._receive_message,
+        }
         # Runs failed because the database refused their writes, whose failure is
         # being recorded (if that is refused too, they are given up).
         self._refusing: set[str] = set()
@@ -207,29 +214,51 @@ class RunHost:
         live = self._runs.get(item.run_id)
         if live is None:
             return False
-        ctx = live.ctx
-        if item.kind == InboxKind.CANCEL and not ctx.cancel_requested:
-            ctx.cancel_requested = True
-            self._append_delivery(live, CANCEL_REQUESTED, None, None, item.data)
-        elif item.kind == InboxKind.HOOK and item.name in ctx.hook_cids:
-            cid = ctx.hook_cids[item.name]
-            self._append_delivery(live, HOOK_RECEIVED, cid, item.name, item.data)
-        elif item.kind == InboxKind.CHILD and item.name in ctx.child_cids:
-            cid = ctx.child_cids[item.name]
-            self._append_delivery(live, CHILD_FINISHED, cid, item.name, item.data)
-        elif item.kind == InboxKind.WATCH and _watch_cid(item.name) in ctx.children:
-            watched = json.loads(item.data or "{}").get("run_id")
-            cid = _watch_cid(item.name)
-            self._append_delivery(live, CHILD_FINISHED, cid, watched, item.data)
-        elif item.kind == InboxKind.MESSAGE:
-            self._append_delivery(live, MESSAGE_RECEIVED, None, item.name, item.data)
-        elif item.kind != InboxKind.CANCEL:
+        receiver = self._receivers.get(item.kind)
+        if receiver is not None and receiver(live, item):
+            return True
+        if item.kind != InboxKind.CANCEL:  # a second cancellation changes nothing
             log.warning(
                 "wf: run %s has no use for inbox item %s %r; dropped",
                 item.run_id,
                 item.kind,
                 item.name,
             )
+        return True
+
+    # One method per inbox kind (``_receivers``): True if the run had a use for the item.
+
+    def _receive_cancel(self, live: Live, item: InboxItem) -> bool:
+        if live.ctx.cancel_requested:
+            return False
+        live.ctx.cancel_requested = True
+        self._append_delivery(live, CANCEL_REQUESTED, None, None, item.data)
+        return True
+
+    def _receive_hook(self, live: Live, item: InboxItem) -> bool:
+        cid = live.ctx.hook_cids.get(item.name or "")
+        if cid is None:
+            return False
+        self._append_delivery(live, HOOK_RECEIVED, cid, item.name, item.data)
+        return True
+
+    def _receive_child(self, live: Live, item: InboxItem) -> bool:
+        cid = live.ctx.child_cids.get(item.name or "")
+        if cid is None:
+            return False
+        self._append_delivery(live, CHILD_FINISHED, cid, item.name, item.data)
+        return True
+
+    def _receive_watch(self, live: Live, item: InboxItem) -> bool:
+        cid = _watch_cid(item.name)
+        if cid not in live.ctx.children:
+            return False
+        watched = json.loads(item.data or "{}").get("run_id")
+        self._append_delivery(live, CHILD_FINISHED, cid, watched, item.data)
+        return True
+
+    def _receive_message(self, live: Live, item: InboxItem) -> bool:
+        self._append_delivery(live, MESSAGE_RECEIVED, None, item.name, item.data)
         return True
 
     def fail(self, run_id: str, exc: BaseException) -> None:
