@@ -249,47 +249,65 @@ class RunView:
                 row.ended = self.ended
 
     def apply(self, event: Event) -> list[str]:
-        kind, cid = event.kind, event.cid
-        value = data_value(event.data)
-        if kind == RUN_STARTED:
-            self.started = event.at
-            return [f"run {self.run_id}: {self.workflow_id}({_call_args(value)}) started"]
-        if kind == STEP_SCHEDULED and cid is not None:
-            row = _Row(cid, "step", self._label(event.name), "scheduled", event.at)
-            self.rows[cid] = row
-            if self.status == "pending":
-                self.status = "running"
-            return [f"  step {row.name} #{cid}: scheduled", *self._catch_up(row)]
-        if kind == TIMER_SCHEDULED and cid is not None:
-            fire_at = value.get("fire_at") if isinstance(value, dict) else None
-            detail = ""
-            if isinstance(fire_at, int | float):
-                detail = f"{format_duration(fire_at - event.at)}, until {_clock(fire_at, event.at)}"
-            row = _Row(cid, "timer", "timer", "sleeping", event.at, detail=detail)
-            self.rows[cid] = row
-            return [f"  timer #{cid}: sleeping {detail}".rstrip(), *self._catch_up(row)]
-        if cid is not None and kind in _OUTCOMES:
-            known = self.rows.get(cid)
-            if known is None:
-                self._early.setdefault(cid, []).append(event)
-                return []
-            return self._update_row(known, kind, value, event.at)
-        if kind == CANCEL_REQUESTED:
-            return [f"run {self.run_id}: cancellation requested"]
-        if kind == PROGRESS:
-            return [f"  progress: {event.name}"]
-        if kind == HOOK_CREATED:
-            return [f"  hook {event.name}: waiting for a payload"]
-        if kind == HOOK_RECEIVED:
-            request = _webhook_request(event.data)
-            if request is not None:
-                return [f"  webhook request {request}"]
-            return [f"  hook {event.name}: payload received"]
-        if kind == MESSAGE_RECEIVED:
-            return [f"  message {event.name!r} received"]
-        if kind in (RUN_COMPLETED, RUN_FAILED, RUN_CANCELLED):
-            return self._finish(kind, value, event.at)
-        return []
+        """Take one event into the view; the lines it adds to the plain log."""
+        handler = _APPLY.get(event.kind)
+        return [] if handler is None else handler(self, event, data_value(event.data))
+
+    # One method per event kind (``_APPLY``).
+
+    def _started(self, event: Event, value: Any) -> list[str]:
+        self.started = event.at
+        return [f"run {self.run_id}: {self.workflow_id}({_call_args(value)}) started"]
+
+    def _step_scheduled(self, event: Event, value: Any) -> list[str]:
+        if event.cid is None:
+            return []
+        row = _Row(event.cid, "step", self._label(event.name), "scheduled", event.at)
+        self.rows[event.cid] = row
+        if self.status == "pending":
+            self.status = "running"
+        return [f"  step {row.name} #{event.cid}: scheduled", *self._catch_up(row)]
+
+    def _timer_scheduled(self, event: Event, value: Any) -> list[str]:
+        if event.cid is None:
+            return []
+        fire_at = value.get("fire_at") if isinstance(value, dict) else None
+        detail = ""
+        if isinstance(fire_at, int | float):
+            detail = f"{format_duration(fire_at - event.at)}, until {_clock(fire_at, event.at)}"
+        row = _Row(event.cid, "timer", "timer", "sleeping", event.at, detail=detail)
+        self.rows[event.cid] = row
+        return [f"  timer #{event.cid}: sleeping {detail}".rstrip(), *self._catch_up(row)]
+
+    def _outcome(self, event: Event, value: Any) -> list[str]:
+        if event.cid is None:
+            return []
+        known = self.rows.get(event.cid)
+        if known is None:
+            self._early.setdefault(event.cid, []).append(event)
+            return []
+        return self._update_row(known, event.kind, value, event.at)
+
+    def _cancel_requested(self, event: Event, value: Any) -> list[str]:
+        return [f"run {self.run_id}: cancellation requested"]
+
+    def _progress(self, event: Event, value: Any) -> list[str]:
+        return [f"  progress: {event.name}"]
+
+    def _hook_created(self, event: Event, value: Any) -> list[str]:
+        return [f"  hook {event.name}: waiting for a payload"]
+
+    def _hook_received(self, event: Event, value: Any) -> list[str]:
+        request = _webhook_request(event.data)
+        if request is not None:
+            return [f"  webhook request {request}"]
+        return [f"  hook {event.name}: payload received"]
+
+    def _message_received(self, event: Event, value: Any) -> list[str]:
+        return [f"  message {event.name!r} received"]
+
+    def _ended(self, event: Event, value: Any) -> list[str]:
+        return self._finish(event.kind, value, event.at)
 
     def _catch_up(self, row: _Row) -> list[str]:
         lines = []
@@ -446,3 +464,18 @@ class PlainLog:
             f"  … {len(self.view.rows):,} steps and timers so far: {summary}"
             f" ({held:,} lines not shown)"
         )
+
+
+#: How each kind of event enters a ``RunView`` (kinds not listed add nothing).
+_APPLY: dict[str, Callable[[RunView, Event, Any], list[str]]] = {
+    RUN_STARTED: RunView._started,
+    STEP_SCHEDULED: RunView._step_scheduled,
+    TIMER_SCHEDULED: RunView._timer_scheduled,
+    **dict.fromkeys(_OUTCOMES, RunView._outcome),
+    CANCEL_REQUESTED: RunView._cancel_requested,
+    PROGRESS: RunView._progress,
+    HOOK_CREATED: RunView._hook_created,
+    HOOK_RECEIVED: RunView._hook_received,
+    MESSAGE_RECEIVED: RunView._message_received,
+    **dict.fromkeys((RUN_COMPLETED, RUN_FAILED, RUN_CANCELLED), RunView._ended),
+}
