@@ -24,7 +24,7 @@ import httpx
 import wf
 from bench import flows
 from bench._cases import figure
-from wf.web._app import listen, serving
+from wf.web import listen, serving
 
 __all__ = ["bench_webhooks"]
 

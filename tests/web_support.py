@@ -12,7 +12,7 @@ import httpx
 
 import wf
 from flows import webhooks
-from wf.web._app import listen, serving
+from wf.web import listen, serving
 
 __all__ = ["Served", "serve_engine"]
 

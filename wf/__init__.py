@@ -69,9 +69,9 @@ def asgi_app(
     workflows: Iterable[Callable[..., Any]] | None = None,
 ) -> Starlette:
     """The ASGI app of webhooks and the JSON API (what ``wf serve`` serves), to mount
-    in an application of one's own. See ``wf.web._app``; Starlette is imported
+    in an application of one's own. See ``wf.web``; Starlette is imported
     only here, so ``import wf`` stays light."""
-    from wf.web._app import asgi_app as make
+    from wf.web import asgi_app as make
 
     return make(
         engine, url=url, max_body=max_body, response_timeout=response_timeout, workflows=workflows

@@ -116,7 +116,7 @@ class WorkflowEnvironment:
         answer its caller would get: 202, the static response, or a step's manual
         answer (a ``wf.Response``). ``json=`` sends a JSON body."""
         if self._app is None:
-            from wf.web._app import asgi_app
+            from wf.web import asgi_app
 
             self._app = asgi_app(self.engine)
         if url_or_token.startswith(("http://", "https://")):

@@ -14,7 +14,7 @@ from web_support import serve_engine
 import wf
 import wf.testing
 from examples import birthday_card, webhook_reply
-from wf.web._app import listen, serving
+from wf.web import listen, serving
 
 
 @pytest.fixture(autouse=True)

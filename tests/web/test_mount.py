@@ -17,7 +17,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
 import wf
-from wf.web._app import listen, serving
+from wf.web import listen, serving
 
 FLOWS = """\
 import os

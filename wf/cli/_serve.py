@@ -73,7 +73,7 @@ def serve_command(
     """
     console = error_console()
     import_from_project()
-    from wf.web._app import listen, serving  # Starlette and uvicorn: only for this command
+    from wf.web import listen, serving  # Starlette and uvicorn: only for this command
 
     with cli_errors("serve"):
         if base_url is not None:

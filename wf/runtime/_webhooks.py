@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json as _json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qsl, quote
@@ -29,9 +30,9 @@ __all__ = [
     "Response",
     "Webhook",
     "answer_of",
+    "awaiting_answer",
     "create_webhook",
     "encode_answer",
-    "response_waiters",
 ]
 
 
@@ -120,14 +121,27 @@ class Request:
         await engine.store.set_webhook_response(
             self.id, response.status, headers, body, now=engine.clock.now()
         )
-        waiter = response_waiters.get(self.id)
+        waiter = _waiters.get(self.id)
         if waiter is not None:
             _wake(waiter)
 
 
 #: HTTP requests of this process waiting for a manual answer, by request id; a step
 #: answering in the same process wakes its caller at once instead of at the next poll.
-response_waiters: dict[str, asyncio.Future[None]] = {}
+_waiters: dict[str, asyncio.Future[None]] = {}
+
+
+@contextlib.contextmanager
+def awaiting_answer(request_id: str) -> Iterator[asyncio.Future[None]]:
+    """A future a step of this process sets when it answers ``request_id`` with
+    ``request.respond()``, for as long as the block runs. Only a wake-up: the answer
+    itself is read from the store, where a step in another process also leaves it."""
+    waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    _waiters[request_id] = waiter
+    try:
+        yield waiter
+    finally:
+        _waiters.pop(request_id, None)
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:

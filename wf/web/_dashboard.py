@@ -2,6 +2,7 @@
 
 Rendered on the server from the same JSON views as the API (no script, no
 assets), so it works behind any proxy and every value is escaped once, here.
+Its handlers (``dashboard``, ``dashboard_run``) read through the public engine API.
 """
 
 from __future__ import annotations
@@ -11,10 +12,14 @@ import json
 from typing import Any
 from urllib.parse import quote
 
+from starlette.requests import Request as HTTPRequest
+from starlette.responses import HTMLResponse, Response
+
 from wf.runtime._views import events_json, run_json
 from wf.store._protocol import ACTIVE, FINISHED, RunRecord
+from wf.web._http import run_and_log, state_of, status_filter
 
-__all__ = ["SHOWN_CHARS", "SHOWN_EVENTS", "run_page", "runs_page"]
+__all__ = ["SHOWN_CHARS", "SHOWN_EVENTS", "dashboard", "dashboard_run", "run_page", "runs_page"]
 
 #: How many characters of one value a page shows; the JSON API has every value whole.
 SHOWN_CHARS = 10_000
@@ -125,3 +130,22 @@ def run_page(record: RunRecord, events: list[Any], root: str) -> str:
         f"<th>kind</th><th>op</th><th>name</th><th>data</th></tr>{rows}</table>"
     )
     return _page(f"run {record.run_id}", body, root)
+
+
+async def dashboard(request: HTTPRequest) -> Response:
+    """``GET /``: the latest runs, of one status with ``?status=``."""
+    status = status_filter(request)
+    engine = await state_of(request).engine()
+    records = await engine.list_runs(status=status, limit=200)
+    return HTMLResponse(runs_page(records, _root(request), status))
+
+
+async def dashboard_run(request: HTTPRequest) -> Response:
+    """``GET /runs/{run_id}``: one run's page."""
+    record, events = await run_and_log(request)
+    return HTMLResponse(run_page(record, events, _root(request)))
+
+
+def _root(request: HTTPRequest) -> str:
+    """Where the app is mounted, for the pages' links."""
+    return f"{request.scope.get('root_path', '').rstrip('/')}/"
