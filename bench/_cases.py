@@ -574,7 +574,7 @@ async def bench_replay(quick: bool, ctx: dict[str, Any]) -> list[dict[str, Any]]
             run = await engine.start(flows.seq, steps)
             await run.result(timeout=120)
             events = await engine.store.load_events(run.id)
-            record = await engine.store.get_run(run.id)
+            record = await engine.store.get_run(run.id, now=engine.clock.now())
             assert record is not None
             payload = loads(record.input)
             figures_s: dict[int, float] = {}

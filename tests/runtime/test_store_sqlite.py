@@ -12,6 +12,7 @@ import pytest
 
 from wf._errors import StoreError
 from wf.runtime._events import Event
+from wf.store._checkpoint import Checkpointer
 from wf.store._commands import AppendEvent, Batch
 from wf.store._protocol import Store, open_store
 from wf.store._sqlite import SQLiteStore
@@ -159,3 +160,12 @@ async def test_the_wal_stays_bounded_under_a_steady_stream_of_commits(url: str) 
         assert len(await store.load_events("r")) == 5001
     finally:
         await store.close()
+
+
+def test_without_a_checkpoint_connection_the_committing_one_checkpoints(tmp_path: Path) -> None:
+    """If the thread cannot open its connection, the WAL is still checkpointed: by the
+    committing connection, every ``every`` commits, as SQLite would by itself."""
+    checkpointer = Checkpointer(str(tmp_path / "missing" / "wf.db"), busy_timeout=1.0, every=3)
+    checkpointer._thread.join(10)
+    assert [checkpointer.committed() for _ in range(6)] == [False, False, True] * 2
+    checkpointer.stop()

@@ -39,16 +39,19 @@ class Checkpointer:
     def __init__(
         self, path: str, *, busy_timeout: float, every: int = 200, restart_frames: int = 1000
     ) -> None:
+        self.path = path
+        self.busy_timeout = busy_timeout
         self.every = every
         self.restart_frames = restart_frames
         self._commits = 0
         #: Set by the thread when the WAL holds more than ``restart_frames`` frames.
         self.restart_wanted = False
+        # The thread could not open its connection: the committing connection then
+        # checkpoints itself every ``every`` commits.
+        self._alone = False
         self._wanted = threading.Event()
         self._stopping = False
-        self._conn = sqlite3.connect(
-            path, isolation_level=None, check_same_thread=False, timeout=busy_timeout
-        )
+        # The thread opens its own connection: opening the store does not wait for it.
         self._thread = threading.Thread(target=self._loop, name="wf-checkpoint", daemon=True)
         self._thread.start()
 
@@ -59,29 +62,42 @@ class Checkpointer:
             self.restart_wanted = False
             return True
         self._commits += 1
-        if self._commits >= self.every:
-            self._commits = 0
-            self._wanted.set()
+        if self._commits < self.every:
+            return False
+        self._commits = 0
+        if self._alone:
+            return True  # as SQLite would by itself, every few hundred commits
+        self._wanted.set()
         return False
 
     def _loop(self) -> None:
-        while True:
-            self._wanted.wait()
-            self._wanted.clear()
-            if self._stopping:
-                return
-            try:
-                _, frames, _ = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            except sqlite3.Error as exc:
-                # Another process checkpointing, a lock held: the next one catches up,
-                # and the WAL is only bigger meanwhile.
-                log.debug("wf: WAL checkpoint skipped: %s", exc)
-                continue
-            if frames > self.restart_frames:
-                self.restart_wanted = True
+        try:
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=self.busy_timeout
+            )
+        except sqlite3.Error as exc:
+            log.warning("wf: WAL checkpoints stay in commits (no second connection: %s)", exc)
+            self._alone = True
+            return
+        try:
+            while True:
+                self._wanted.wait()
+                self._wanted.clear()
+                if self._stopping:
+                    return
+                try:
+                    _, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error as exc:
+                    # Another process checkpointing, a lock held: the next one catches
+                    # up, and the WAL is only bigger meanwhile.
+                    log.debug("wf: WAL checkpoint skipped: %s", exc)
+                    continue
+                if frames > self.restart_frames:
+                    self.restart_wanted = True
+        finally:
+            conn.close()
 
     def stop(self) -> None:
         self._stopping = True
         self._wanted.set()
         self._thread.join()
-        self._conn.close()

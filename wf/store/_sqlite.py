@@ -236,11 +236,7 @@ class SQLiteStore(SQLStore):
                 self._opened_path = os.path.abspath(self.path)
                 st = os.stat(self._opened_path)
                 self._identity = (st.st_dev, st.st_ino)
-                try:
-                    self._checkpointer = Checkpointer(self.path, busy_timeout=self.busy_timeout)
-                except sqlite3.Error:
-                    # No second connection: SQLite checkpoints inside commits, as by default.
-                    self._conn.execute("PRAGMA wal_autocheckpoint=1000")
+                self._checkpointer = Checkpointer(self.path, busy_timeout=self.busy_timeout)
 
     def _connect(self) -> sqlite3.Connection:
         path = self.path
