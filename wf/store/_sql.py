@@ -60,6 +60,8 @@ _RUN_COLUMNS = (
 )
 _ACTIVE_SQL = ", ".join(f"'{s}'" for s in ACTIVE)
 _ASLEEP_SQL = f"'{RunStatus.SLEEPING}', '{RunStatus.WAITING}'"
+# A request from outside (a post, a hook payload) also makes a pending run due now.
+_ASLEEP_OR_PENDING_SQL = f"{_ASLEEP_SQL}, '{RunStatus.PENDING}'"
 #: Answers to webhook requests nobody came back for are kept this long (seconds).
 _WEBHOOK_ANSWERS_KEPT = 86400.0
 
@@ -691,12 +693,9 @@ class SQLStore(abc.ABC):
     async def post(
         self, run_id: str, kind: str, name: str | None, data: str | None, *, now: float
     ) -> None:
-        # A pending run too: one that is due but not claimed yet is due now.
         await self._run(
             self._write,
-            lambda: self._to_inbox(
-                run_id, kind, name, data, now, statuses=f"{_ASLEEP_SQL}, 'pending'"
-            ),
+            lambda: self._to_inbox(run_id, kind, name, data, now, statuses=_ASLEEP_OR_PENDING_SQL),
         )
 
     async def inbox(self, owner: str) -> list[InboxItem]:
@@ -727,9 +726,7 @@ class SQLStore(abc.ABC):
         if row is None:
             return None
         run_id = str(row[0])
-        self._to_inbox(
-            run_id, InboxKind.HOOK, token, data, now, statuses=f"{_ASLEEP_SQL}, 'pending'"
-        )
+        self._to_inbox(run_id, InboxKind.HOOK, token, data, now, statuses=_ASLEEP_OR_PENDING_SQL)
         return run_id
 
     async def set_webhook_response(
