@@ -3,20 +3,47 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from pg_support import Cluster, running_cluster
 
 import wf
 
 wf.install_import_hook()
 
 
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """A throwaway PostgreSQL cluster for the session (see ``pg_support``)."""
+    with running_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def pg_database(pg_cluster: Cluster) -> str:
+    """A PostgreSQL database of this test module (its URL)."""
+    return pg_cluster.create_database()
+
+
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
+def pg_url(pg_database: str) -> str:
+    """A fresh wf schema in the module's PostgreSQL database, for one test."""
+    return f"{pg_database}?schema=t_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
     """A fresh SQLite database file for one test."""
     return f"sqlite:///{tmp_path / 'wf.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """A fresh database for one test, on each store in turn."""
+    return str(request.getfixturevalue(f"{request.param.replace('postgres', 'pg')}_url"))
 
 
 @pytest.fixture

@@ -76,8 +76,7 @@ class Committer:
         self._loop = asyncio.get_running_loop()
         self._shut = False
         self._commit_sync = self._store.commit_sync if self._store.sync_commits else None
-        if self._commit_sync is None:
-            self._flusher = asyncio.create_task(self._flush_loop(), name="wf-flusher")
+        self._flusher = None  # started by the first write (a client engine never writes)
 
     # -- what the tick writes --------------------------------------------------------------
 
@@ -102,6 +101,8 @@ class Committer:
             return
         self._pending = True
         if self._commit_sync is None:
+            if self._flusher is None or self._flusher.done():
+                self._flusher = asyncio.create_task(self._flush_loop(), name="wf-flusher")
             self._dirty.set()
         elif self._loop is not None:
             # Scheduled behind the callbacks already queued, such as the first turn of

@@ -14,7 +14,6 @@ import datetime as _dt
 import logging
 import os
 import secrets
-import socket
 from typing import NoReturn
 
 from wf._errors import StoreError
@@ -23,7 +22,7 @@ from wf.runtime._committer import Committer
 from wf.runtime._duration import to_seconds
 from wf.runtime._host import RunHost, current_engine_var
 from wf.runtime._worker import Worker
-from wf.store._protocol import Store, open_store
+from wf.store._protocol import Store, display_url, host_id, open_store
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_URL", "EngineCore", "current_engine_var"]
 
@@ -51,8 +50,10 @@ class EngineCore:
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, not {concurrency}")
-        self.url = url or os.environ.get("WF_DATABASE_URL") or DEFAULT_URL
-        self.store: Store = open_store(self.url, durability=durability)
+        url = url or os.environ.get("WF_DATABASE_URL") or DEFAULT_URL
+        self.store: Store = open_store(url, durability=durability)
+        #: The database's URL as it may be printed (a password in it hidden).
+        self.url = display_url(url)
         self.worker = worker
         self.concurrency = concurrency
         #: Seconds a run survives its worker's death (seconds, a timedelta or "3s").
@@ -64,7 +65,7 @@ class EngineCore:
         #: Where this deployment's HTTP app is reached; webhook URLs start with it.
         self.base_url = (base_url or os.environ.get("WF_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         self.clock: Clock = clock or RealClock()
-        worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        worker_id = f"{host_id()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._wakeup = asyncio.Event()
         self._committer = Committer(self.store, self.clock, worker_id)
         self._host = RunHost(
@@ -137,6 +138,15 @@ class EngineCore:
         self._committer.open()
         if self.worker:
             self._worker.start()
+            await self.store.subscribe(self._heard)
+
+    def _heard(self, notice: str) -> None:
+        """Another process told the database's listeners something (see
+        ``Store.subscribe``): a run ended, or one became due or has mail."""
+        if notice.startswith("end:"):
+            self._host.wake_waiters(notice[4:])
+        else:
+            self._wakeup.set()
 
     async def close(self) -> None:
         if not self._opened or self._closing:
@@ -147,8 +157,11 @@ class EngineCore:
         # Not into a database that was removed or replaced: nothing more is written.
         await self._committer.close(final=self.failure is None)
         held = self._host.drop_all()
-        if held and self.failure is None:
-            await self._worker.release(held)
+        if self.failure is None and (held or self.worker):
+            # Every lease of this worker, not only those of the runs in memory: a claim
+            # whose answer the closing cancelled away (a network store finishes it on its
+            # own thread) took runs that no one here knows of.
+            await self._worker.release(None if self.worker else held)
         self._host.close()
         await self.store.close()
         self._opened = False
@@ -183,7 +196,9 @@ class EngineCore:
         self._worker.adopt(run_id, workflow_id, payload, created_at)
 
     async def wait_finished(self, run_id: str, timeout: float) -> None:
-        """Wait until this engine finishes ``run_id`` or ``timeout`` passes (whichever first)."""
+        """Wait until ``run_id`` ends (here, or in another process that says so through
+        the database) or ``timeout`` passes, whichever first."""
+        await self.store.subscribe(self._heard)
         await self._host.wait_finished(run_id, timeout)
 
     async def wait_stopped(self) -> NoReturn:

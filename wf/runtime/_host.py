@@ -647,7 +647,7 @@ class RunHost:
                 release=not live.steps,
             )
         )
-        self._after(functools.partial(self._notify, ctx.run_id))
+        self._after(functools.partial(self.wake_waiters, ctx.run_id))
         if live.steps:
             # Steps already running are not interrupted (a cancellation, a deadline,
             # a race's losers): they finish, and their results are recorded.
@@ -687,7 +687,7 @@ class RunHost:
                 run_id, status="failed", error=error, set_wake=True, wake_at=None, release=True
             )
         )
-        self._after(functools.partial(self._notify, run_id))
+        self._after(functools.partial(self.wake_waiters, run_id))
 
     def _maybe_evict(self, live: Live) -> None:
         state = live.state
@@ -748,7 +748,9 @@ class RunHost:
 
     # -- waiting for results -------------------------------------------------------------
 
-    def _notify(self, run_id: str) -> None:
+    def wake_waiters(self, run_id: str) -> None:
+        """Wake whoever waits for ``run_id`` to end (it ended here, or another process
+        said it ended)."""
         for fut in self._waiters.pop(run_id, ()):
             if not fut.done():
                 fut.set_result(None)

@@ -77,16 +77,16 @@ class Worker:
             task.cancel()
         return list(self._tasks)
 
-    async def release(self, run_ids: list[str]) -> None:
-        """Give up the leases of ``run_ids`` (the engine closes), so other workers need
-        not wait for them to expire."""
+    async def release(self, run_ids: list[str] | None) -> None:
+        """Give up the leases of ``run_ids`` (None: all of this worker's; the engine
+        closes), so other workers need not wait for them to expire."""
         try:
             await self._store.release(self.worker_id, run_ids)
         except Exception as exc:
             log.warning(
-                "wf: could not release the leases of %d runs (%s: %s); other workers"
+                "wf: could not release the leases of %s runs (%s: %s); other workers"
                 " take them over when the leases expire",
-                len(run_ids),
+                "its" if run_ids is None else len(run_ids),
                 type(exc).__name__,
                 exc,
             )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import os
 import socket
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
@@ -33,6 +33,9 @@ __all__ = [
     "InboxKind",
     "RunRecord",
     "Store",
+    "auto_migrate",
+    "display_url",
+    "host_id",
     "local_owner_gone",
     "open_store",
 ]
@@ -112,6 +115,22 @@ class Store(Protocol):
         cannot be written: the worker stops) or REFUSED (these writes are refused)."""
         ...
 
+    async def subscribe(self, on_notice: Callable[[str], None]) -> None:
+        """Call ``on_notice`` on the running loop with each notice other processes send:
+        ``due`` (a run became due or has something in its inbox) or ``end:RUN_ID``.
+        A store that cannot hear other processes (SQLite) does nothing: its workers poll."""
+        ...
+
+    async def upgrade(self) -> tuple[int, int]:
+        """Apply the missing migrations (the store need not be open); the schema version
+        (before, after)."""
+        ...
+
+    async def describe(self) -> tuple[int, dict[str, int]]:
+        """The schema version (0: no wf tables yet) and how many runs are in each status,
+        without migrating anything (the store need not be open)."""
+        ...
+
     async def check_database(self) -> None:
         """Raise ``StoreError`` if the database this store opened is gone (SQLite: its
         file was removed or replaced by another). Cheap; a worker calls it as it polls."""
@@ -167,8 +186,9 @@ class Store(Protocol):
         """Extend every lease ``owner`` holds; return the ids of the runs it still holds."""
         ...
 
-    async def release(self, owner: str, run_ids: Sequence[str]) -> None:
-        """Give up ``owner``'s leases on ``run_ids``; a ``running`` one becomes ``pending``."""
+    async def release(self, owner: str, run_ids: Sequence[str] | None) -> None:
+        """Give up ``owner``'s leases on ``run_ids`` (None: on every run it holds); a
+        ``running`` one becomes ``pending``."""
         ...
 
     async def expire_owner(self, owner: str) -> None: ...
@@ -235,22 +255,51 @@ class Store(Protocol):
         ...
 
 
-def open_store(url: str, *, durability: str = "normal") -> Store:
-    """Make the store for a database URL (not yet opened)."""
+def auto_migrate() -> bool:
+    """Whether opening a database brings its schema up to date (``WF_AUTO_MIGRATE``,
+    on unless set to 0)."""
+    return os.environ.get("WF_AUTO_MIGRATE", "1").strip().lower() not in ("0", "false", "no")
+
+
+def open_store(url: str, *, durability: str = "normal", migrate: bool | None = None) -> Store:
+    """Make the store for a database URL (not yet opened). ``migrate``: whether opening it
+    applies missing migrations (None: ``auto_migrate()``)."""
     if durability not in ("normal", "full"):
         raise ValueError(f"durability must be 'normal' or 'full', not {durability!r}")
+    apply = auto_migrate() if migrate is None else migrate
     if url.startswith("sqlite://"):
         from wf.store._sqlite import SQLiteStore
 
-        return SQLiteStore(url, durability=durability)
+        return SQLiteStore(url, durability=durability, auto_migrate=apply)
     if url.startswith(("postgresql://", "postgres://")):
-        raise StoreError(
-            "PostgreSQL is not supported yet in this version; use a sqlite:///path URL"
-        )
+        from wf.store._postgres import PostgresStore
+
+        return PostgresStore(url, auto_migrate=apply)
     raise StoreError(
-        f"unsupported database URL {url!r}: expected sqlite:///relative/path.db,"
-        " sqlite:////absolute/path.db or sqlite:///:memory:"
+        f"unsupported database URL {display_url(url)!r}: expected sqlite:///relative/path.db,"
+        " sqlite:////absolute/path.db, sqlite:///:memory: or"
+        " postgresql://user:password@host:port/database[?schema=NAME]"
     )
+
+
+def display_url(url: str) -> str:
+    """``url`` as it may be printed: a password in it is replaced by ``***``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    userinfo, at, host = authority.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}{slash}{path}"
+
+
+def host_id() -> str:
+    """This host's name in lease owners (``WF_HOST_ID``, else the host name). Two
+    containers that share a host name but not a process table must set different ones:
+    a worker takes over at once the runs of a process of its own host that is gone."""
+    return os.environ.get("WF_HOST_ID") or socket.gethostname()
 
 
 def local_owner_gone(owner: str | None) -> bool:
@@ -259,7 +308,7 @@ def local_owner_gone(owner: str | None) -> bool:
     if owner is None:
         return False
     parts = owner.split(":")
-    if len(parts) != 3 or parts[0] != socket.gethostname():
+    if len(parts) != 3 or parts[0] != host_id():
         return False
     try:
         pid = int(parts[1])

@@ -122,10 +122,24 @@ class SQLStore(abc.ABC):
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run one of the base's synchronous bodies and return what it returns."""
 
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a body that only reads (a dialect with a pool may run it beside writes)."""
+        return await self._run(fn, *args)
+
     def _notify(self, run_ids: Collection[str]) -> None:  # noqa: B027 (optional)
-        """The runs ``run_ids`` became due in the transaction being committed: a
-        dialect that can tell other processes at once does so (SQLite cannot: its
-        workers find them when they poll)."""
+        """Something a worker must act on happened to ``run_ids`` in the transaction
+        being committed (they became due, or an item was queued for them): a dialect
+        that can tell other processes at once does so (SQLite cannot: its workers find
+        it when they poll)."""
+
+    def _announce_end(self, run_id: str) -> None:  # noqa: B027 (optional)
+        """Run ``run_id`` ended in the transaction being committed: a dialect that can
+        tell other processes (a client waiting for its result) does so."""
+
+    async def subscribe(self, on_notice: Callable[[str], None]) -> None:  # noqa: B027
+        """Call ``on_notice`` on this loop with each notice other processes send:
+        ``due`` (a run became due or has something in its inbox) or ``end:RUN_ID``.
+        Nothing for a database that cannot send them (SQLite)."""
 
     # -- transactions -------------------------------------------------------------------
 
@@ -397,6 +411,7 @@ class SQLStore(abc.ABC):
     ) -> None:
         """Run ``run_id`` ended: its hooks and waits are released, its parent and the
         runs waiting for it are told."""
+        self._announce_end(run_id)
         self._x("DELETE FROM hooks WHERE run_id = ?", (run_id,))
         self._x("DELETE FROM watchers WHERE watcher_id = ?", (run_id,))
         outcome = {"status": status, "result": result, "error": error}
@@ -430,18 +445,18 @@ class SQLStore(abc.ABC):
         statuses: str = _ASLEEP_SQL,
     ) -> None:
         """Queue an item for run ``run_id``, and make the run due if it is written back
-        (in one of ``statuses``) and no worker holds it."""
+        (in one of ``statuses``) and no worker holds it. Either way a worker must act:
+        the one holding the run reads its inbox, or one claims it."""
         self._x(
             "INSERT INTO inbox (run_id, kind, name, data, at) VALUES (?, ?, ?, ?, ?)",
             (run_id, kind, name, data, now),
         )
-        cur = self._x(
+        self._x(
             f"UPDATE runs SET wake_at = ? WHERE run_id = ? AND lease_owner IS NULL"
             f" AND status IN ({statuses})",
             (now, run_id),
         )
-        if cur.rowcount:
-            self._notify((run_id,))
+        self._notify((run_id,))
 
     # -- runs ------------------------------------------------------------------------------
 
@@ -578,7 +593,8 @@ class SQLStore(abc.ABC):
                 (owner, now + lease, now, now, now, owner, *exclude, limit),
             ).fetchall()
 
-        return [RunRecord(*row) for row in self._write(take)]
+        # UPDATE ... RETURNING gives its rows in no particular order: earliest due first.
+        return sorted((RunRecord(*row) for row in self._write(take)), key=_due)
 
     async def renew(self, owner: str, now: float, lease: float) -> list[str]:
         return await self._run(self._renew, owner, now, lease)
@@ -590,16 +606,22 @@ class SQLStore(abc.ABC):
         ).fetchall()
         return [row[0] for row in rows]
 
-    async def release(self, owner: str, run_ids: Sequence[str]) -> None:
-        await self._run(self._write, self._release, owner, list(run_ids))
+    async def release(self, owner: str, run_ids: Sequence[str] | None) -> None:
+        await self._run(
+            self._write, self._release, owner, None if run_ids is None else list(run_ids)
+        )
 
-    def _release(self, owner: str, run_ids: list[str]) -> None:
-        self._xmany(
+    def _release(self, owner: str, run_ids: list[str] | None) -> None:
+        update = (
             "UPDATE runs SET lease_owner = NULL, lease_expires = NULL,"
             " status = CASE status WHEN 'running' THEN 'pending' ELSE status END"
-            " WHERE run_id = ? AND lease_owner = ?",
-            [(r, owner) for r in run_ids],
+            " WHERE lease_owner = ?"
         )
+        if run_ids is None:
+            if self._x(update, (owner,)).rowcount:
+                self._notify(())
+            return
+        self._xmany(f"{update} AND run_id = ?", [(owner, r) for r in run_ids])
         self._notify(run_ids)
 
     async def expire_owner(self, owner: str) -> None:
@@ -642,7 +664,7 @@ class SQLStore(abc.ABC):
         )
 
     async def get_run(self, run_id: str, *, now: float) -> RunRecord | None:
-        row = await self._run(
+        row = await self._read(
             lambda: self._x(
                 f"SELECT {self._shown_columns()} FROM runs WHERE run_id = ?", (now, run_id)
             ).fetchone()
@@ -675,11 +697,19 @@ class SQLStore(abc.ABC):
         # The shown columns (a seek into each run's log) only for the rows returned,
         # not for every row the sort goes through.
         sql = f"SELECT {self._shown_columns()} FROM ({newest}) AS runs ORDER BY created_at DESC"
-        rows = await self._run(lambda: self._x(sql, [now, *params, limit]).fetchall())
+        rows = await self._read(lambda: self._x(sql, [now, *params, limit]).fetchall())
         return [RunRecord(*r) for r in rows]
 
+    def _count_runs(self, now: float) -> dict[str, int]:
+        """How many runs are in each (shown) status."""
+        rows = self._x(
+            f"SELECT {self._shown_status()} AS shown, count(*) FROM runs GROUP BY shown",
+            (now,),
+        ).fetchall()
+        return {str(row[0]): int(row[1]) for row in rows}
+
     async def load_events(self, run_id: str, after: int = -1) -> list[Event]:
-        rows = await self._run(
+        rows = await self._read(
             lambda: self._x(
                 "SELECT seq, kind, cid, name, data, at FROM events WHERE run_id = ?"
                 " AND seq > ? ORDER BY seq",
@@ -699,7 +729,7 @@ class SQLStore(abc.ABC):
         )
 
     async def inbox(self, owner: str) -> list[InboxItem]:
-        rows = await self._run(
+        rows = await self._read(
             lambda: self._x(
                 "SELECT i.id, i.run_id, i.kind, i.name, i.data, i.at FROM inbox i"
                 " JOIN runs r ON r.run_id = i.run_id WHERE r.lease_owner = ? ORDER BY i.id",
@@ -711,7 +741,7 @@ class SQLStore(abc.ABC):
     # -- hooks and webhook answers -------------------------------------------------------------
 
     async def hook_info(self, token: str) -> HookRecord | None:
-        row = await self._run(
+        row = await self._read(
             lambda: self._x(
                 "SELECT run_id, type, webhook FROM hooks WHERE token = ?", (token,)
             ).fetchone()
@@ -769,6 +799,10 @@ class SQLStore(abc.ABC):
                 (request_id, now),
             ),
         )
+
+
+def _due(record: RunRecord) -> float:
+    return record.wake_at if record.wake_at is not None else 0.0
 
 
 def _failure_tail(tail: Sequence[Sequence[Any]]) -> list[int]:

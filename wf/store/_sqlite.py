@@ -215,8 +215,16 @@ class SQLiteStore(SQLStore):
     _GREATEST: ClassVar[str] = "max"
     _ENDS_WITH: ClassVar[str] = "substr({col}, -?) = ?"
 
-    def __init__(self, url: str, *, durability: str = "normal", busy_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        durability: str = "normal",
+        busy_timeout: float = 10.0,
+        auto_migrate: bool = True,
+    ) -> None:
         self.url = url
+        self.auto_migrate = auto_migrate
         self.path = sqlite_path(url)
         self.durability = durability
         self.busy_timeout = busy_timeout
@@ -226,6 +234,7 @@ class SQLiteStore(SQLStore):
         self._opened_path = ""
         self._identity: tuple[int, int] | None = None
         self._checkpointer: Checkpointer | None = None
+        self._found_version = 0
 
     # -- opening ------------------------------------------------------------------
 
@@ -238,7 +247,7 @@ class SQLiteStore(SQLStore):
                 self._identity = (st.st_dev, st.st_ino)
                 self._checkpointer = Checkpointer(self.path, busy_timeout=self.busy_timeout)
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, migrate: bool | None = None) -> sqlite3.Connection:
         path = self.path
         memory = path == ":memory:"
         existed = not memory and os.path.exists(path) and os.path.getsize(path) > 0
@@ -265,7 +274,7 @@ class SQLiteStore(SQLStore):
             sync = "FULL" if self.durability == "full" else "NORMAL"
             conn.execute(f"PRAGMA synchronous={sync}")
             conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
-            self._migrate(conn)
+            self._migrate(conn, self.auto_migrate or memory if migrate is None else migrate)
         except sqlite3.Error as exc:
             conn.close()
             raise StoreError(sqlite_problem(exc, path)) from exc
@@ -299,7 +308,8 @@ class SQLiteStore(SQLStore):
                 f" ({SCHEMA_VERSION}); upgrade wf to use it. The file was left untouched."
             )
 
-    def _migrate(self, conn: sqlite3.Connection) -> None:
+    def _migrate(self, conn: sqlite3.Connection, apply: bool) -> None:
+        """Apply the missing migrations (if ``apply``; else refuse a schema behind)."""
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.execute(
@@ -307,6 +317,13 @@ class SQLiteStore(SQLStore):
                 " (version INTEGER NOT NULL, applied_at REAL NOT NULL)"
             )
             current = conn.execute("SELECT MAX(version) FROM wf_schema").fetchone()[0] or 0
+            self._found_version = current
+            if current < SCHEMA_VERSION and not apply:
+                raise StoreError(
+                    f"{self.path} has wf schema version {current}; this wf needs"
+                    f" {SCHEMA_VERSION}. Run `wf db upgrade` (WF_AUTO_MIGRATE=0 turned off"
+                    " migrating on open)."
+                )
             for version in sorted(SQLITE_MIGRATIONS):
                 if version > current:
                     for statement in SQLITE_MIGRATIONS[version]:
@@ -316,6 +333,34 @@ class SQLiteStore(SQLStore):
         except BaseException:
             _rollback(conn)
             raise
+
+    async def upgrade(self) -> tuple[int, int]:
+        conn = self._connect(migrate=True)
+        conn.close()
+        return self._found_version, max(self._found_version, SCHEMA_VERSION)
+
+    async def describe(self) -> tuple[int, dict[str, int]]:
+        if self.path != ":memory:" and not os.path.exists(self.path):
+            return 0, {}
+        try:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        except sqlite3.Error as exc:
+            raise StoreError(sqlite_problem(exc, self.path)) from exc
+        try:
+            self._check_existing(conn)
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            if "wf_schema" not in tables:
+                return 0, {}
+            version = conn.execute("SELECT MAX(version) FROM wf_schema").fetchone()[0] or 0
+            self._conn, previous = conn, self._conn
+            try:
+                return int(version), self._count_runs(time.time())
+            finally:
+                self._conn = previous
+        except sqlite3.Error as exc:
+            raise StoreError(sqlite_problem(exc, self.path)) from exc
+        finally:
+            conn.close()
 
     async def close(self) -> None:
         if self._checkpointer is not None:
