@@ -11,6 +11,7 @@ def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
     from wf.cli import (
         _build,  # noqa: F401
+        _db,  # noqa: F401
         _run,  # noqa: F401
         _runs,  # noqa: F401
         _serve,  # noqa: F401

@@ -119,6 +119,11 @@ def postgres_fault(exc: Exception, where: str) -> Fault:
     )
 
 
+def _one_line(exc: BaseException) -> str:
+    """libpq's message on one line (it spreads a refused connection over two)."""
+    return " ".join(str(exc).split())
+
+
 def _placeholders(text: str, _cache: dict[str, str] = {}) -> str:  # noqa: B006 (a cache)
     """The base's ``?`` placeholders as psycopg's ``%s`` (a literal ``%`` doubled)."""
     found = _cache.get(text)
@@ -194,7 +199,9 @@ class PostgresStore(SQLStore):
                 connect_timeout=10,
             )
         except psycopg.Error as exc:
-            raise StoreError(f"cannot connect to PostgreSQL at {self.url}: {exc}") from exc
+            raise StoreError(
+                f"cannot connect to PostgreSQL at {self.url}: {_one_line(exc)}"
+            ) from exc
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
         with self._conns_lock:
             self._conns.append(conn)
@@ -269,7 +276,7 @@ class PostgresStore(SQLStore):
                 if found < SCHEMA_VERSION:
                     self._apply_migrations(conn, found)
         except psycopg.Error as exc:
-            raise StoreError(f"cannot prepare wf's tables in {self.url}: {exc}") from exc
+            raise StoreError(f"cannot prepare wf's tables in {self.url}: {_one_line(exc)}") from exc
         return found, max(found, SCHEMA_VERSION)
 
     def _version(self, conn: psycopg.Connection[Any]) -> int:
@@ -335,7 +342,7 @@ class PostgresStore(SQLStore):
                 return 0, {}
             return version, self._count_runs(time.time())
         except psycopg.Error as exc:
-            raise StoreError(f"cannot read {self.url}: {exc}") from exc
+            raise StoreError(f"cannot read {self.url}: {_one_line(exc)}") from exc
 
     async def close(self) -> None:
         if self._listener is not None:
