@@ -23,7 +23,7 @@ from pathlib import Path
 
 import psycopg
 
-__all__ = ["Cluster", "pg_bindir", "running_cluster"]
+__all__ = ["Cluster", "free_port", "pg_bindir", "running_cluster"]
 
 
 def pg_bindir() -> Path:
@@ -43,7 +43,7 @@ def pg_bindir() -> Path:
     )
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -72,7 +72,13 @@ class Cluster:
 
     def pg_ctl(self, *args: str) -> None:
         subprocess.run(
-            [*self._as_user, str(self.bindir / "pg_ctl"), "-D", str(self.directory / "data"), *args],
+            [
+                *self._as_user,
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.directory / "data"),
+                *args,
+            ],
             check=True,
             capture_output=True,
         )
@@ -88,12 +94,23 @@ def running_cluster() -> Iterator[Cluster]:
         as_user = ["runuser", "-u", "postgres", "--"]
     data = directory / "data"
     subprocess.run(
-        [*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-         "--no-sync", "-E", "UTF8"],
+        [
+            *as_user,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ],
         check=True,
         capture_output=True,
     )
-    port = _free_port()
+    port = free_port()
     cluster = Cluster(directory, port, bindir, as_user)
     options = (
         f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c max_connections=300"
