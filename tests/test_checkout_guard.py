@@ -53,6 +53,7 @@ def test_a_session_that_writes_into_the_checkout_fails_and_names_the_files(
 ) -> None:
     (tmp_path / "tests").mkdir()
     shutil.copy(CONFTEST, tmp_path / "tests" / "conftest.py")
+    shutil.copy(CONFTEST.parent / "pg_support.py", tmp_path / "tests" / "pg_support.py")
     (tmp_path / "tests" / "test_writes.py").write_text(TESTS)
     (tmp_path / "data.csv").write_text("run_id,status\nr1,completed\n")
 

@@ -52,8 +52,8 @@ def wf_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.name == "wf" and r.levelno >= logging.WARNING]
 
 
-def db_path(db_url: str) -> str:
-    return db_url[len("sqlite:///") :]
+def db_path(sqlite_url: str) -> str:
+    return sqlite_url[len("sqlite:///") :]
 
 
 async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -72,13 +72,13 @@ async def kinds(run: wf.Run[object]) -> list[str]:
 
 
 def engine_on(
-    db_url: str, commits: str, *, busy_timeout: float | None = None, **options: object
+    sqlite_url: str, commits: str, *, busy_timeout: float | None = None, **options: object
 ) -> wf.Engine:
     """An engine whose group commit is a loop callback (``sync``, SQLite's way) or the
     flusher task awaiting the store (``awaited``). ``busy_timeout``: how long SQLite
     waits for a lock before it reports the database locked (10 s by default, which
     would only make a test slow)."""
-    engine = wf.Engine(db_url, **options)  # type: ignore[arg-type]
+    engine = wf.Engine(sqlite_url, **options)  # type: ignore[arg-type]
     if busy_timeout is not None:
         engine.store.busy_timeout = busy_timeout  # type: ignore[attr-defined]
     if commits == "awaited":
@@ -90,15 +90,15 @@ def engine_on(
 
 @pytest.mark.parametrize("commits", ["sync", "awaited"])
 async def test_a_lock_held_longer_than_sqlite_waits_delays_commits_without_losing_them(
-    db_url: str, caplog: pytest.LogCaptureFixture, commits: str
+    sqlite_url: str, caplog: pytest.LogCaptureFixture, commits: str
 ) -> None:
     caplog.set_level(logging.WARNING, logger="wf")
-    engine = engine_on(db_url, commits, busy_timeout=0.05, poll_interval=0.05)
-    locker = sqlite3.connect(db_path(db_url), isolation_level=None)
+    engine = engine_on(sqlite_url, commits, busy_timeout=0.05, poll_interval=0.05)
+    locker = sqlite3.connect(db_path(sqlite_url), isolation_level=None)
     try:
         async with engine:
-            # The flusher task exists only for a store whose commits are awaited.
-            assert (engine._committer._flusher is not None) == (commits == "awaited")
+            # Commits are loop callbacks only for a store whose commits are not awaited.
+            assert (engine._committer._commit_sync is None) == (commits == "awaited")
             await asyncio.sleep(0.05)  # the worker's first poll and lease renewal are done
             runs = [await engine.start(faults.paced, f"r{i}", 5, 0.05) for i in range(10)]
             await until(lambda: sum(faults.CALLS.values()) >= 10)
@@ -121,14 +121,14 @@ async def test_a_lock_held_longer_than_sqlite_waits_delays_commits_without_losin
 
 
 async def test_a_worker_polling_a_locked_database_backs_off_and_logs_once(
-    db_url: str, caplog: pytest.LogCaptureFixture
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="wf")
     soon = datetime.now(UTC) + timedelta(seconds=0.3)
-    async with wf.Engine(db_url, worker=False) as starter:
+    async with wf.Engine(sqlite_url, worker=False) as starter:
         later = await starter.start(faults.paced, "later", 1, 0.0, start_at=soon)
-    engine = engine_on(db_url, "sync", busy_timeout=0.02, poll_interval=0.02)
-    locker = sqlite3.connect(db_path(db_url), isolation_level=None)
+    engine = engine_on(sqlite_url, "sync", busy_timeout=0.02, poll_interval=0.02)
+    locker = sqlite3.connect(db_path(sqlite_url), isolation_level=None)
     try:
         async with engine:
             await asyncio.sleep(0.05)  # the first lease renewal is done
@@ -160,14 +160,14 @@ def locked_error(path: str) -> sqlite3.OperationalError:
 
 
 async def test_a_claimed_run_whose_log_cannot_be_read_for_a_moment_is_not_failed(
-    db_url: str, caplog: pytest.LogCaptureFixture
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="wf")
-    async with wf.Engine(db_url, worker=False) as starter:
+    async with wf.Engine(sqlite_url, worker=False) as starter:
         run = await starter.start(faults.paced, "later", 2, 0.0)
-    error = locked_error(db_path(db_url))
+    error = locked_error(db_path(sqlite_url))
     assert error.sqlite_errorcode == sqlite3.SQLITE_BUSY
-    engine = wf.Engine(db_url, poll_interval=0.02)
+    engine = wf.Engine(sqlite_url, poll_interval=0.02)
     real = engine.store.load_events
     failures: list[str] = []
 
@@ -192,13 +192,13 @@ async def test_a_claimed_run_whose_log_cannot_be_read_for_a_moment_is_not_failed
 
 @pytest.mark.parametrize("commits", ["sync", "awaited"])
 async def test_a_run_whose_writes_the_database_refuses_fails_alone(
-    db_url: str, caplog: pytest.LogCaptureFixture, commits: str
+    sqlite_url: str, caplog: pytest.LogCaptureFixture, commits: str
 ) -> None:
     caplog.set_level(logging.WARNING, logger="wf")
     faults.GATE = asyncio.Event()
-    admin = sqlite3.connect(db_path(db_url), isolation_level=None)
+    admin = sqlite3.connect(db_path(sqlite_url), isolation_level=None)
     try:
-        async with engine_on(db_url, commits, poll_interval=0.05) as engine:
+        async with engine_on(sqlite_url, commits, poll_interval=0.05) as engine:
             # A rule of the database (a trigger another application added) refuses the
             # results of one run's steps.
             admin.execute(
@@ -232,11 +232,11 @@ async def test_a_run_whose_writes_the_database_refuses_fails_alone(
     assert faults.CALLS == {"a": 3, "b": 3, "c": 3, "poison": 4}  # its first step, twice
 
 
-async def test_a_run_whose_next_log_entry_exists_already_fails_alone(db_url: str) -> None:
+async def test_a_run_whose_next_log_entry_exists_already_fails_alone(sqlite_url: str) -> None:
     faults.GATE = asyncio.Event()
-    other = sqlite3.connect(db_path(db_url), isolation_level=None)
+    other = sqlite3.connect(db_path(sqlite_url), isolation_level=None)
     try:
-        async with wf.Engine(db_url, poll_interval=0.05) as engine:
+        async with wf.Engine(sqlite_url, poll_interval=0.05) as engine:
             clash = await engine.start(faults.gated, "clash", 2, run_id="clash")
             fine = await engine.start(faults.gated, "fine", 2, run_id="fine")
             await until(lambda: len(faults.CALLS) == 2)
@@ -256,13 +256,13 @@ async def test_a_run_whose_next_log_entry_exists_already_fails_alone(db_url: str
 
 
 async def test_a_run_whose_failure_cannot_be_recorded_either_is_given_up_once(
-    db_url: str, caplog: pytest.LogCaptureFixture
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="wf")
     faults.GATE = asyncio.Event()
-    admin = sqlite3.connect(db_path(db_url), isolation_level=None)
+    admin = sqlite3.connect(db_path(sqlite_url), isolation_level=None)
     try:
-        async with wf.Engine(db_url, poll_interval=0.05) as engine:
+        async with wf.Engine(sqlite_url, poll_interval=0.05) as engine:
             stuck = await engine.start(faults.gated, "stuck", 2, run_id="stuck")
             other = await engine.start(faults.gated, "other", 2, run_id="other")
             await until(lambda: len(faults.CALLS) == 2)
@@ -294,11 +294,11 @@ async def test_a_run_whose_failure_cannot_be_recorded_either_is_given_up_once(
 
 @pytest.mark.parametrize("commits", ["sync", "awaited"])
 async def test_a_database_that_becomes_read_only_stops_the_worker_with_one_error(
-    db_url: str, caplog: pytest.LogCaptureFixture, commits: str
+    sqlite_url: str, caplog: pytest.LogCaptureFixture, commits: str
 ) -> None:
     caplog.set_level(logging.WARNING, logger="wf")
     faults.GATE = asyncio.Event()
-    async with engine_on(db_url, commits, poll_interval=0.02) as engine:
+    async with engine_on(sqlite_url, commits, poll_interval=0.02) as engine:
         await asyncio.sleep(0.05)  # the worker's first poll and lease renewal are done
         stopped = asyncio.ensure_future(engine.wait_stopped())
         runs = [await engine.start(faults.gated, f"r{i}", 2) for i in range(3)]
@@ -318,10 +318,10 @@ async def test_a_database_that_becomes_read_only_stops_the_worker_with_one_error
 
 
 async def test_a_full_database_stops_the_worker_with_one_error(
-    db_url: str, caplog: pytest.LogCaptureFixture
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="wf")
-    async with wf.Engine(db_url, poll_interval=0.02) as engine:
+    async with wf.Engine(sqlite_url, poll_interval=0.02) as engine:
         await asyncio.sleep(0.05)  # the worker's first poll and lease renewal are done
         stopped = asyncio.ensure_future(engine.wait_stopped())
         conn = engine.store.conn  # type: ignore[attr-defined]
@@ -337,10 +337,10 @@ async def test_a_full_database_stops_the_worker_with_one_error(
 
 
 async def test_an_idle_worker_whose_database_becomes_read_only_stops(
-    db_url: str, caplog: pytest.LogCaptureFixture
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="wf")
-    async with wf.Engine(db_url, poll_interval=0.02, lease=0.6) as engine:
+    async with wf.Engine(sqlite_url, poll_interval=0.02, lease=0.6) as engine:
         await asyncio.sleep(0.05)  # the worker's first poll and lease renewal are done
         engine.store.conn.execute("PRAGMA query_only = 1")  # type: ignore[attr-defined]
         # The next lease renewal (every lease / 3) meets it.
@@ -349,8 +349,8 @@ async def test_an_idle_worker_whose_database_becomes_read_only_stops(
     assert wf_records(caplog) == []
 
 
-async def test_a_stopped_worker_does_not_take_new_runs_into_memory(db_url: str) -> None:
-    async with wf.Engine(db_url, poll_interval=0.02, lease=0.6) as engine:
+async def test_a_stopped_worker_does_not_take_new_runs_into_memory(sqlite_url: str) -> None:
+    async with wf.Engine(sqlite_url, poll_interval=0.02, lease=0.6) as engine:
         engine.store.conn.execute("PRAGMA query_only = 1")  # type: ignore[attr-defined]
         with pytest.raises(wf.StoreError):
             await asyncio.wait_for(engine.wait_stopped(), 5)
@@ -393,15 +393,15 @@ _WORKER = textwrap.dedent(
 
 
 async def test_a_python_worker_on_a_read_only_database_stops_with_one_error(
-    db_url: str, unprivileged: list[str]
+    sqlite_url: str, unprivileged: list[str]
 ) -> None:
-    async with wf.Engine(db_url, worker=False) as engine:
+    async with wf.Engine(sqlite_url, worker=False) as engine:
         await engine.start(faults.paced, "due", 1, 0.0, run_id="due")  # a poll would claim it
-    path = Path(db_path(db_url))
+    path = Path(db_path(sqlite_url))
     path.chmod(0o444)
     try:
         done = subprocess.run(
-            [*unprivileged, sys.executable, "-c", _WORKER, db_url],
+            [*unprivileged, sys.executable, "-c", _WORKER, sqlite_url],
             cwd=path.parent,
             env={**os.environ, "PYTHONPATH": str(REPO)},  # this checkout's wf
             capture_output=True,

@@ -156,20 +156,33 @@ async def test_status_is_waiting_while_a_run_listens(db_url: str) -> None:
             await engine.send("missing-run", "greeting", 3)
 
 
-async def test_a_failed_commit_is_retried_with_its_hook_registration(engine: wf.Engine) -> None:
+async def test_a_failed_commit_is_retried_with_its_hook_registration(
+    engine: wf.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import sqlite3
 
-    real = engine._committer._commit_sync
-    assert real is not None
-    failures: list[int] = []
+    import psycopg
 
-    def locked_once(batch: Batch, owner: str, **options: Any) -> CommitResult:
+    # A failure each store calls transient: a lock held too long, a connection lost.
+    if engine.store.sync_commits:
+        error: Exception = sqlite3.OperationalError("database is locked")
+        error.sqlite_errorcode = sqlite3.SQLITE_BUSY  # type: ignore[attr-defined]
+    else:
+        error = psycopg.OperationalError("server closed the connection unexpectedly")
+    assert engine.store.classify(error).kind == "transient"
+    failures: list[int] = []
+    store = engine.store
+    real = store.commit_sync
+
+    def locked_once(batch: Batch, owner: str, *args: Any, **options: Any) -> CommitResult:
         if batch.of(RegisterHook) and not failures:
             failures.append(1)
-            raise sqlite3.OperationalError("database is locked")
-        return real(batch, owner, **options)
+            raise error
+        return real(batch, owner, *args, **options)
 
-    engine._committer._commit_sync = locked_once
+    monkeypatch.setattr(store, "commit_sync", locked_once)
+    if engine._committer._commit_sync is not None:
+        engine._committer._commit_sync = locked_once
     run = await engine.start(waiting.hold, "after-retry")
     await resume_when_held(engine, "after-retry", "made it")
     assert await run.result(timeout=10) == "made it"

@@ -153,9 +153,10 @@ async def test_bad_urls_name_the_accepted_forms(url: str) -> None:
 
 
 @pytest.mark.parametrize("url", ["postgresql://u@db/wf", "postgres://db/wf"])
-def test_postgresql_is_not_supported_yet(url: str) -> None:
-    with pytest.raises(wf.StoreError, match="not supported yet"):
-        open_store(url)
+def test_both_postgresql_schemes_make_a_postgresql_store(url: str) -> None:
+    from wf.store._postgres import PostgresStore
+
+    assert isinstance(open_store(url), PostgresStore)
 
 
 @pytest.mark.parametrize("durability", ["fast", "FULL", "", "off"])

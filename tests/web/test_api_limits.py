@@ -4,13 +4,12 @@ views survive values stored before those checks existed."""
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from stored_rows import raw_sql
 from web_support import Served, serve_engine
 
 import wf
@@ -40,8 +39,7 @@ async def roomy(db_url: str) -> AsyncIterator[Served]:
 def _sql(served: Served, statement: str, *params: Any) -> None:
     """Change the database file behind the engine's back, as an older wf may have
     written it (before these checks existed)."""
-    path = served.engine.url.removeprefix("sqlite:///")
-    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+    with raw_sql(served.engine.url) as conn:
         conn.execute(statement, params)
 
 

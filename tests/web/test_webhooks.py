@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from stored_rows import raw_sql
 from web_support import Served, serve_engine
 
 import wf
@@ -91,8 +92,11 @@ async def test_a_caller_gets_504_when_no_answer_comes_in_time_and_a_late_one_is_
     # The request itself was recorded: the workflow goes on and its step answers late.
     assert await run.result(timeout=10) == "o-8"
     assert webhooks.CALLS == {"answer": 1}
-    rows = served.engine.store.conn.execute("SELECT status FROM webhook_responses").fetchall()  # type: ignore[attr-defined]
-    assert rows == [(None,)]  # only the marker that the caller gave up; no answer kept
+    with raw_sql(served.engine.url) as conn:
+        rows = conn.execute("SELECT status FROM webhook_responses").fetchall()
+    assert [tuple(r) for r in rows] == [
+        (None,)
+    ]  # only the marker that the caller gave up; no answer kept
 
 
 async def test_respond_inside_a_workflow_body_is_refused(served: Served) -> None:

@@ -48,7 +48,15 @@ from wf.store._commands import (
     WatchRun,
 )
 from wf.store._faults import REFUSED, Fault
-from wf.store._protocol import ACTIVE, FINISHED, HookRecord, InboxItem, InboxKind, RunRecord
+from wf.store._protocol import (
+    ACTIVE,
+    FINISHED,
+    HookRecord,
+    InboxItem,
+    InboxKind,
+    RunRecord,
+    local_owner_gone,
+)
 
 __all__ = ["Cursor", "SQLStore"]
 
@@ -669,7 +677,15 @@ class SQLStore(abc.ABC):
                 f"SELECT {self._shown_columns()} FROM runs WHERE run_id = ?", (now, run_id)
             ).fetchone()
         )
-        return None if row is None else RunRecord(*row)
+        return None if row is None else self._settled(RunRecord(*row))
+
+    def _settled(self, record: RunRecord) -> RunRecord:
+        """``record`` with the status a read shows, where the SQL could not decide it: a
+        dialect without ``_OWNER_GONE`` asks here whether its worker is a dead process
+        of this host."""
+        if record.status == "running" and local_owner_gone(record.lease_owner):
+            record.status = "pending"
+        return record
 
     async def list_runs(
         self,
@@ -698,7 +714,8 @@ class SQLStore(abc.ABC):
         # not for every row the sort goes through.
         sql = f"SELECT {self._shown_columns()} FROM ({newest}) AS runs ORDER BY created_at DESC"
         rows = await self._read(lambda: self._x(sql, [now, *params, limit]).fetchall())
-        return [RunRecord(*r) for r in rows]
+        records = [self._settled(RunRecord(*r)) for r in rows]
+        return [r for r in records if status is None or r.status == status]
 
     def _count_runs(self, now: float) -> dict[str, int]:
         """How many runs are in each (shown) status."""

@@ -23,7 +23,7 @@ from wf._errors import StoreError
 from wf.store._checkpoint import Checkpointer
 from wf.store._faults import BROKEN, REFUSED, TRANSIENT, Fault
 from wf.store._migrations import SCHEMA_VERSION, SQLITE_MIGRATIONS
-from wf.store._protocol import local_owner_gone
+from wf.store._protocol import RunRecord, local_owner_gone
 from wf.store._sql import SQLStore
 
 T = TypeVar("T")
@@ -417,6 +417,9 @@ class SQLiteStore(SQLStore):
 
     def _in_transaction(self) -> bool:
         return self.conn.in_transaction
+
+    def _settled(self, record: RunRecord) -> RunRecord:
+        return record  # decided in SQL (``_OWNER_GONE``)
 
     def classify(self, exc: Exception) -> Fault:
         return sqlite_fault(exc, self.path)
