@@ -94,9 +94,8 @@ async def test_a_caller_gets_504_when_no_answer_comes_in_time_and_a_late_one_is_
     assert webhooks.CALLS == {"answer": 1}
     with raw_sql(served.engine.url) as conn:
         rows = conn.execute("SELECT status FROM webhook_responses").fetchall()
-    assert [tuple(r) for r in rows] == [
-        (None,)
-    ]  # only the marker that the caller gave up; no answer kept
+    # Only the marker that the caller gave up; no answer kept.
+    assert [tuple(r) for r in rows] == [(None,)]
 
 
 async def test_respond_inside_a_workflow_body_is_refused(served: Served) -> None:
