@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import select
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -42,7 +43,7 @@ from psycopg import sql
 from psycopg.pq import TransactionStatus
 
 from wf._errors import StoreError
-from wf.store._commands import Batch, CommitResult
+from wf.store._commands import AppendEvent, Batch, Command, CommitResult
 from wf.store._faults import BROKEN, REFUSED, TRANSIENT, Fault
 from wf.store._migrations import POSTGRES_MIGRATIONS, SCHEMA_VERSION
 from wf.store._protocol import display_url
@@ -119,6 +120,16 @@ def postgres_fault(exc: Exception, where: str) -> Fault:
     )
 
 
+def _said_something(conn: psycopg.Connection[Any]) -> bool:
+    """Whether the server sent anything on an idle connection (it has nothing to say
+    there but that it closes it)."""
+    try:
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    except (OSError, ValueError, psycopg.Error):
+        return True
+    return bool(readable)
+
+
 def _one_line(exc: BaseException) -> str:
     """libpq's message on one line (it spreads a refused connection over two)."""
     return " ".join(str(exc).split())
@@ -186,6 +197,8 @@ class PostgresStore(SQLStore):
         self._conns: list[psycopg.Connection[Any]] = []
         self._conns_lock = threading.Lock()
         self._listener: _Listener | None = None
+        # The commands of a commit whose connection died under it (see commit_sync).
+        self._doubt: list[Command] | None = None
 
     # -- connections ----------------------------------------------------------------------
 
@@ -210,6 +223,12 @@ class PostgresStore(SQLStore):
     def _conn(self) -> psycopg.Connection[Any]:
         """This thread's connection, made again if the last one was lost."""
         conn = self._local.conn
+        if conn is not None and not conn.closed and _said_something(conn):
+            # An idle connection the server speaks on is being closed by it (a restart,
+            # pg_terminate_backend, an idle timeout): a new one, before a statement is
+            # sent into it and its fate becomes unknown.
+            with contextlib.suppress(psycopg.Error):
+                conn.close()
         if conn is None or conn.closed:
             if conn is not None:
                 with self._conns_lock, contextlib.suppress(ValueError):
@@ -222,19 +241,35 @@ class PostgresStore(SQLStore):
         self._conn()
         return fn(*args)
 
+    def _read_on_thread(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        self._conn()
+        try:
+            return fn(*args)
+        except psycopg.OperationalError:
+            conn = self._local.conn
+            if conn is not None and not conn.closed:
+                raise
+            # The connection died under a read: a read can be made again.
+            self._conn()
+            return fn(*args)
+
     async def _call(
-        self, executor: ThreadPoolExecutor | None, fn: Callable[..., T], *args: Any
+        self,
+        executor: ThreadPoolExecutor | None,
+        on_thread: Callable[[Callable[..., T], tuple[Any, ...]], T],
+        fn: Callable[..., T],
+        args: tuple[Any, ...],
     ) -> T:
         if executor is None:
             raise StoreError("the store is not open (use `async with wf.Engine(...)`)")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(executor, self._on_thread, fn, args)
+        return await loop.run_in_executor(executor, on_thread, fn, args)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await self._call(self._writer, fn, *args)
+        return await self._call(self._writer, self._on_thread, fn, args)
 
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
-        return await self._call(self._readers, fn, *args)
+        return await self._call(self._readers, self._read_on_thread, fn, args)
 
     # -- opening and migrating -------------------------------------------------------------
 
@@ -426,6 +461,13 @@ class PostgresStore(SQLStore):
         # The fence runs whatever ``verify_owner`` says: hosts' clocks differ, so this
         # worker's belief that its leases are safe is not proof enough; and the fence
         # costs no round trip.
+        doubt, self._doubt = self._doubt, None
+        if doubt is not None and self._was_committed(doubt):
+            # The engine tries a failed commit again, with what it added since: the part
+            # that did reach the database is not written twice.
+            batch = _without(batch, doubt)
+            if not batch:
+                return CommitResult([])
         run_ids = sorted(batch.run_ids())
         result = CommitResult([])
         try:
@@ -436,6 +478,11 @@ class PostgresStore(SQLStore):
                 self._apply(batch, owner, set(), now, result.conflicts)
                 self._commit_tx()
         except Exception as exc:
+            conn = self._local.conn
+            if conn is None or conn.closed:
+                # The connection died under the commit: it may have been lost before
+                # COMMIT reached the server or after, with only its answer lost.
+                self._doubt = list(batch)
             self._rollback()
             lost = isinstance(exc, psycopg.Error) and exc.sqlstate == _LEASE_LOST
             if not lost and self.classify(exc).kind != REFUSED:
@@ -447,6 +494,24 @@ class PostgresStore(SQLStore):
             self._rollback()
             raise
         return result
+
+    def _was_committed(self, commands: list[Command]) -> bool:
+        """Whether the commit of ``commands``, whose connection died, happened: one of its
+        events is in the log (a transaction is all or nothing). A commit without events
+        changes nothing when it is made again."""
+        for command in commands:
+            if isinstance(command, AppendEvent):
+                event = command.event
+                try:
+                    row = self._x(
+                        "SELECT 1 FROM events WHERE run_id = ? AND seq = ? AND kind = ?",
+                        (command.run_id, event.seq, event.kind),
+                    ).fetchone()
+                except psycopg.Error:
+                    self._doubt = commands  # still unknown: asked again next time
+                    raise
+                return row is not None
+        return False
 
     def _lost_runs(self, batch: Batch, owner: str) -> set[str]:
         run_ids = sorted(batch.run_ids())
@@ -475,6 +540,17 @@ class PostgresStore(SQLStore):
 
         self._listener = _Listener(self._conninfo, self._channel, deliver, self.url)
         self._listener.start()
+
+
+def _without(batch: Batch, done: list[Command]) -> Batch:
+    """``batch`` but the very commands of ``done`` (the same objects: the engine tries a
+    failed batch again as it was, with what was added since)."""
+    skip = {id(command) for command in done}
+    rest = Batch()
+    for command in batch:
+        if id(command) not in skip:
+            rest.add(command)
+    return rest
 
 
 class _Listener(threading.Thread):
