@@ -6,7 +6,9 @@ releases its hooks, a request posted to a sleeping run makes it due, a retry
 trims the failure off the log's tail, a webhook answer nobody fetched is dropped
 after a day, a hook token held by another live run is reported as a conflict.
 
-A dialect (``wf.store._sqlite``) says only what differs between databases: how to
+The base is three layers: ``_sql_dialect`` (what a dialect provides), ``_sql_reads``
+(reads) and this module (the rules, which write). A dialect (``wf.store._sqlite``,
+``wf.store._postgres``) says only what differs between databases: how to
 connect and migrate, how a write transaction begins, how placeholders are written
 (``_x``/``_xmany`` take ``?``), how an error is classified, a few SQL fragments
 (``_OWNER_GONE``, ``_GREATEST``, ``_ENDS_WITH``, ``_SKIP_LOCKED``) and how a call
@@ -22,10 +24,9 @@ transaction per call, and ``commit_sync`` applies a whole ``Batch`` in one.
 
 from __future__ import annotations
 
-import abc
 import json
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from typing import Any, ClassVar, Protocol, TypeVar
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 from wf._errors import RunNotFoundError, WorkflowError
 from wf.runtime._events import (
@@ -34,7 +35,6 @@ from wf.runtime._events import (
     STEP_COMPLETED,
     STEP_FAILED,
     STEP_RETRYING,
-    Event,
     RunStatus,
 )
 from wf.store._commands import (
@@ -47,25 +47,18 @@ from wf.store._commands import (
     UpdateRun,
     WatchRun,
 )
-from wf.store._faults import REFUSED, Fault
+from wf.store._faults import REFUSED
 from wf.store._protocol import (
     ACTIVE,
     FINISHED,
-    HookRecord,
-    InboxItem,
     InboxKind,
     RunRecord,
-    local_owner_gone,
 )
+from wf.store._sql_dialect import RUN_COLUMNS, Cursor
+from wf.store._sql_reads import SQLReads
 
 __all__ = ["Cursor", "SQLStore"]
 
-T = TypeVar("T")
-
-_RUN_COLUMNS = (
-    "run_id, workflow_id, status, input, result, error, created_at, updated_at,"
-    " wake_at, lease_owner, attempt"
-)
 _ACTIVE_SQL = ", ".join(f"'{s}'" for s in ACTIVE)
 _ASLEEP_SQL = f"'{RunStatus.SLEEPING}', '{RunStatus.WAITING}'"
 # A request from outside (a post, a hook payload) also makes a pending run due now.
@@ -74,97 +67,8 @@ _ASLEEP_OR_PENDING_SQL = f"{_ASLEEP_SQL}, '{RunStatus.PENDING}'"
 _WEBHOOK_ANSWERS_KEPT = 86400.0
 
 
-class Cursor(Protocol):
-    """What the base uses of a DB-API cursor."""
-
-    @property
-    def rowcount(self) -> int: ...
-
-    def fetchone(self) -> Any: ...
-    def fetchall(self) -> list[Any]: ...
-
-
-class SQLStore(abc.ABC):
+class SQLStore(SQLReads):
     """A store on a SQL database; a dialect subclass connects it and fills in the rest."""
-
-    url: str
-    #: See ``Store.sync_commits``.
-    sync_commits: ClassVar[bool]
-
-    #: How a write transaction starts (SQLite takes the write lock at once with
-    #: IMMEDIATE, so a transaction never fails half-way for want of it).
-    _BEGIN: ClassVar[str] = "BEGIN"
-    #: A SQL expression true when the run's ``lease_owner`` was a process of this host
-    #: that is gone (its runs read as pending at once), or FALSE.
-    _OWNER_GONE: ClassVar[str] = "FALSE"
-    #: The name of the SQL function giving the larger of two values.
-    _GREATEST: ClassVar[str] = "greatest"
-    #: A condition that column ``{col}`` ends with the second parameter, the first being
-    #: that suffix's length.
-    _ENDS_WITH: ClassVar[str] = "right({col}, ?) = ?"
-    #: Added to the claim's row selection: how concurrent claimers pass over each
-    #: other's rows (nothing for SQLite, whose writers are serialized).
-    _SKIP_LOCKED: ClassVar[str] = ""
-
-    # -- what a dialect provides --------------------------------------------------------
-
-    @abc.abstractmethod
-    def _x(self, sql: str, params: Sequence[object] = ()) -> Cursor:
-        """Execute one statement (``?`` placeholders) on the store's connection."""
-
-    @abc.abstractmethod
-    def _xmany(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
-        """Execute one statement for each row of parameters."""
-
-    @abc.abstractmethod
-    def _rollback(self) -> None:
-        """Roll back the open transaction, if an error did not end it already."""
-
-    @abc.abstractmethod
-    def _in_transaction(self) -> bool: ...
-
-    @abc.abstractmethod
-    def classify(self, exc: Exception) -> Fault: ...
-
-    @abc.abstractmethod
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run one of the base's synchronous bodies and return what it returns."""
-
-    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a body that only reads (a dialect with a pool may run it beside writes)."""
-        return await self._run(fn, *args)
-
-    def _notify(self, run_ids: Collection[str]) -> None:  # noqa: B027 (optional)
-        """Something a worker must act on happened to ``run_ids`` in the transaction
-        being committed (they became due, or an item was queued for them): a dialect
-        that can tell other processes at once does so (SQLite cannot: its workers find
-        it when they poll)."""
-
-    def _announce_end(self, run_id: str) -> None:  # noqa: B027 (optional)
-        """Run ``run_id`` ended in the transaction being committed: a dialect that can
-        tell other processes (a client waiting for its result) does so."""
-
-    async def subscribe(self, on_notice: Callable[[str], None]) -> None:  # noqa: B027
-        """Call ``on_notice`` on this loop with each notice other processes send:
-        ``due`` (a run became due or has something in its inbox) or ``end:RUN_ID``.
-        Nothing for a database that cannot send them (SQLite)."""
-
-    # -- transactions -------------------------------------------------------------------
-
-    def _commit_tx(self) -> None:
-        """Commit the open transaction (a dialect may count commits, see SQLite's)."""
-        self._x("COMMIT")
-
-    def _write(self, body: Callable[..., T], *args: Any) -> T:
-        """Run ``body`` in one write transaction."""
-        self._x(self._BEGIN)
-        try:
-            result = body(*args)
-            self._commit_tx()
-        except BaseException:
-            self._rollback()
-            raise
-        return result
 
     # -- the group commit -----------------------------------------------------------------
 
@@ -597,7 +501,7 @@ class SQLStore(abc.ABC):
                 f"UPDATE runs SET lease_owner = ?, lease_expires = ?, status = 'running',"
                 f" updated_at = ?, error = NULL WHERE run_id IN (SELECT run_id FROM runs"
                 f" WHERE {due} ORDER BY wake_at LIMIT ?{self._SKIP_LOCKED})"
-                f" RETURNING {_RUN_COLUMNS}",
+                f" RETURNING {RUN_COLUMNS}",
                 (owner, now + lease, now, now, now, owner, *exclude, limit),
             ).fetchall()
 
@@ -645,96 +549,6 @@ class SQLStore(abc.ABC):
         )
         return [r[0] for r in rows]
 
-    # -- reads ------------------------------------------------------------------------------
-
-    def _shown_status(self) -> str:
-        # A running run that no live lease holds reads as pending: its worker died or
-        # stalled and it waits for another; so does one whose worker was a process of
-        # this host that is gone, at once. Nobody may be left to write that into the
-        # row (the worker is gone), so reads derive it; the one ``?`` is the time of
-        # the read.
-        return (
-            "CASE WHEN status = 'running' AND (lease_owner IS NULL OR lease_expires < ?"
-            f" OR {self._OWNER_GONE}) THEN 'pending' ELSE status END"
-        )
-
-    def _shown_columns(self) -> str:
-        # A run was last updated when its row changed or its last event was logged,
-        # whichever is later. Read from the log's last entry (one seek on its primary
-        # key) rather than written to the row with every commit: that write would cost
-        # each step a second page in the WAL, about a third of a commit.
-        updated = (
-            f"{self._GREATEST}(updated_at, coalesce((SELECT e.at FROM events e"
-            " WHERE e.run_id = runs.run_id ORDER BY e.seq DESC LIMIT 1), updated_at))"
-        )
-        return _RUN_COLUMNS.replace(" status,", f" {self._shown_status()},", 1).replace(
-            " updated_at,", f" {updated},", 1
-        )
-
-    async def get_run(self, run_id: str, *, now: float) -> RunRecord | None:
-        row = await self._read(
-            lambda: self._x(
-                f"SELECT {self._shown_columns()} FROM runs WHERE run_id = ?", (now, run_id)
-            ).fetchone()
-        )
-        return None if row is None else self._settled(RunRecord(*row))
-
-    def _settled(self, record: RunRecord) -> RunRecord:
-        """``record`` with the status a read shows, where the SQL could not decide it: a
-        dialect without ``_OWNER_GONE`` asks here whether its worker is a dead process
-        of this host."""
-        if record.status == "running" and local_owner_gone(record.lease_owner):
-            record.status = "pending"
-        return record
-
-    async def list_runs(
-        self,
-        *,
-        status: str | None = None,
-        workflow: str | None = None,
-        limit: int = 100,
-        now: float,
-    ) -> list[RunRecord]:
-        where: list[str] = []
-        params: list[object] = []
-        if status is not None:
-            where.append(f"{self._shown_status()} = ?")
-            params += [now, status]
-        if workflow is not None:
-            # An exact id or a ":name" suffix, compared literally (LIKE would treat
-            # "_" and "%" as wildcards and ignore case).
-            ends_with = self._ENDS_WITH.format(col="workflow_id")
-            where.append(f"(workflow_id = ? OR {ends_with})")
-            params += [workflow, len(workflow) + 1, f":{workflow}"]
-        newest = "SELECT * FROM runs"
-        if where:
-            newest += " WHERE " + " AND ".join(where)
-        newest += " ORDER BY created_at DESC LIMIT ?"
-        # The shown columns (a seek into each run's log) only for the rows returned,
-        # not for every row the sort goes through.
-        sql = f"SELECT {self._shown_columns()} FROM ({newest}) AS runs ORDER BY created_at DESC"
-        rows = await self._read(lambda: self._x(sql, [now, *params, limit]).fetchall())
-        records = [self._settled(RunRecord(*r)) for r in rows]
-        return [r for r in records if status is None or r.status == status]
-
-    def _count_runs(self, now: float) -> dict[str, int]:
-        """How many runs are in each (shown) status."""
-        rows = self._x(
-            f"SELECT {self._shown_status()} AS shown, count(*) FROM runs GROUP BY shown",
-            (now,),
-        ).fetchall()
-        return {str(row[0]): int(row[1]) for row in rows}
-
-    async def load_events(self, run_id: str, after: int = -1) -> list[Event]:
-        rows = await self._read(
-            lambda: self._x(
-                "SELECT seq, kind, cid, name, data, at FROM events WHERE run_id = ?"
-                " AND seq > ? ORDER BY seq",
-                (run_id, after),
-            ).fetchall()
-        )
-        return [Event(*r) for r in rows]
-
     # -- the inbox ----------------------------------------------------------------------------
 
     async def post(
@@ -745,25 +559,7 @@ class SQLStore(abc.ABC):
             lambda: self._to_inbox(run_id, kind, name, data, now, statuses=_ASLEEP_OR_PENDING_SQL),
         )
 
-    async def inbox(self, owner: str) -> list[InboxItem]:
-        rows = await self._read(
-            lambda: self._x(
-                "SELECT i.id, i.run_id, i.kind, i.name, i.data, i.at FROM inbox i"
-                " JOIN runs r ON r.run_id = i.run_id WHERE r.lease_owner = ? ORDER BY i.id",
-                (owner,),
-            ).fetchall()
-        )
-        return [InboxItem(*r) for r in rows]
-
     # -- hooks and webhook answers -------------------------------------------------------------
-
-    async def hook_info(self, token: str) -> HookRecord | None:
-        row = await self._read(
-            lambda: self._x(
-                "SELECT run_id, type, webhook FROM hooks WHERE token = ?", (token,)
-            ).fetchone()
-        )
-        return None if row is None else HookRecord(str(row[0]), row[1], row[2])
 
     async def post_to_hook(self, token: str, data: str | None, *, now: float) -> str | None:
         return await self._run(self._write, self._post_to_hook, token, data, now)
@@ -794,16 +590,6 @@ class SQLStore(abc.ABC):
         # day, then dropped with the next answer.
         self._x("DELETE FROM webhook_responses WHERE at < ?", (now - _WEBHOOK_ANSWERS_KEPT,))
         return cur.rowcount == 1
-
-    async def take_webhook_response(self, request_id: str) -> tuple[int, str, bytes] | None:
-        row = await self._run(
-            lambda: self._x(
-                "DELETE FROM webhook_responses WHERE request_id = ? AND status IS NOT NULL"
-                " RETURNING status, headers, body",
-                (request_id,),
-            ).fetchone(),
-        )
-        return None if row is None else (int(row[0]), str(row[1]), bytes(row[2]))
 
     async def discard_webhook_response(self, request_id: str, *, now: float) -> None:
         # A row without a status marks the request as abandoned, so that a late answer
