@@ -40,9 +40,19 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'wf.db'}"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that takes ``db_url`` runs on each store, but a test marked
+    ``sqlite_only`` (it breaks a SQLite file on purpose: permissions, removal, locks)."""
+    if "db_url" in metafunc.fixturenames:
+        stores = ["sqlite"]
+        if metafunc.definition.get_closest_marker("sqlite_only") is None:
+            stores.append("postgres")
+        metafunc.parametrize("db_url", stores, indirect=True)
+
+
+@pytest.fixture
 def db_url(request: pytest.FixtureRequest) -> str:
-    """A fresh database for one test, on each store in turn."""
+    """A fresh database for one test, on the store the test is parametrized with."""
     return str(request.getfixturevalue(f"{request.param.replace('postgres', 'pg')}_url"))
 
 

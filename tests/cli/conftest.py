@@ -12,7 +12,8 @@ from wfcli_support import FLOWS, Project
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str) -> Iterator[Project]:
+    """A directory with a module of workflows and a database (each store in turn)."""
     # A fresh module name per test: sys.modules and wf's id caches are process-wide.
     module = f"wfcli_flows_{uuid.uuid4().hex[:10]}"
     log = tmp_path / "executions.log"
@@ -23,7 +24,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project
     monkeypatch.setattr(sys, "path", list(sys.path))
     monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
     before = set(sys.modules)
-    yield Project(tmp_path, module, f"sqlite:///{tmp_path}/wf.db", log)
+    yield Project(tmp_path, module, db_url, log)
     for name in set(sys.modules) - before:
         if name.startswith(("wfcli_", "wfextra_")):
             del sys.modules[name]

@@ -3,17 +3,13 @@ whatever times or values were stored earlier, and never prints webhook credentia
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import sqlite3
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from stored_rows import raw_sql, stored_run
 from wfcli_support import Project, invoke, json_out
 
-import wf
 from wf.runtime import _serde
 from wf.runtime._events import HOOK_RECEIVED, RUN_COMPLETED, RUN_STARTED, STEP_SCHEDULED
 from wf.runtime._limits import MAX_NESTING
@@ -26,37 +22,8 @@ def _deep(depth: int) -> str:
 
 
 def _sql(project: Project, statement: str, *params: object) -> None:
-    with contextlib.closing(sqlite3.connect(project.db.removeprefix("sqlite:///"))) as conn, conn:
+    with raw_sql(project.db) as conn:
         conn.execute(statement, params)
-
-
-async def _create(db: str) -> None:
-    async with wf.Engine(db, worker=False):
-        pass
-
-
-def stored_run(
-    db: str,
-    run_id: str,
-    *,
-    status: str = "completed",
-    result: str | None = "null",
-    events: Sequence[tuple[str, int | None, str | None, str | None, float]] = (),
-) -> None:
-    """Write a run and its events (kind, cid, name, data, at) straight into the SQLite
-    file, as an older wf may have stored them, bypassing every check on entry."""
-    asyncio.run(_create(db))
-    with contextlib.closing(sqlite3.connect(db.removeprefix("sqlite:///"))) as conn, conn:
-        conn.execute(
-            "INSERT INTO runs (run_id, workflow_id, status, input, result, created_at,"
-            " updated_at, attempt) VALUES (?, 'app.flows:main', ?, ?, ?, ?, ?, 1)",
-            (run_id, status, '{"args": [], "kwargs": {}}', result, 1.7e9, 1.7e9),
-        )
-        conn.executemany(
-            "INSERT INTO events (run_id, seq, kind, cid, name, data, at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(run_id, seq, *event) for seq, event in enumerate(events)],
-        )
 
 
 @pytest.mark.parametrize(

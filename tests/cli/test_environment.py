@@ -69,6 +69,7 @@ def read_only(project: Project) -> Iterator[Path]:
     db.chmod(0o644)
 
 
+@pytest.mark.sqlite_only
 def test_a_read_only_database_can_be_read_but_not_written(
     project: Project, read_only: Path, unprivileged: list[str]
 ) -> None:
@@ -88,6 +89,7 @@ def test_a_read_only_database_can_be_read_but_not_written(
     one_line(cancel, "wf runs cancel: cannot write to the database: it is read-only")
 
 
+@pytest.mark.sqlite_only
 def test_a_read_only_database_in_a_read_only_directory_is_not_called_unusable(
     project: Project, read_only: Path, unprivileged: list[str]
 ) -> None:

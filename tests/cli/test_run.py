@@ -52,8 +52,10 @@ def test_arguments_are_json_where_they_parse_else_strings(project: Project) -> N
 def test_database_url_comes_from_the_environment(project: Project) -> None:
     result = invoke("run", project.target("pipeline"), "1", env={"WF_DATABASE_URL": project.db})
     assert result.exit_code == 0, result.stderr
-    assert (project.path / "wf.db").exists()
+    assert project.database_made()
     assert not (project.path / ".wf").exists()
+    listed = invoke("runs", "list", "--json", "--db", project.db)
+    assert [run["workflow_id"] for run in json_out(listed)] == [project.target("pipeline")]
 
 
 def test_default_database_is_in_the_current_directory(project: Project) -> None:
@@ -228,7 +230,7 @@ def test_a_run_id_of_another_workflow_is_a_usage_error(project: Project) -> None
 
 
 def _started_sleeping(project: Project, run_id: str) -> bool:
-    if not (project.path / "wf.db").exists():
+    if not project.database_made():
         return False
     return any(e.kind == "timer_scheduled" for e in events_of(project.db, run_id))
 

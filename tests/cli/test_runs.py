@@ -69,6 +69,7 @@ def test_list_rejects_a_bad_limit(project: Project) -> None:
     assert result.exit_code == 2
 
 
+@pytest.mark.sqlite_only
 def test_list_without_a_database_does_not_create_one(project: Project) -> None:
     result = invoke("runs", "list", "--db", project.db)
     assert result.exit_code == 0
@@ -144,6 +145,7 @@ def test_show_an_unknown_run_exits_1(three_runs: Project) -> None:
     assert result.stdout == ""
 
 
+@pytest.mark.sqlite_only
 def test_show_without_a_database_exits_1(project: Project) -> None:
     result = invoke("runs", "show", "x", "--db", project.db)
     assert result.exit_code == 1

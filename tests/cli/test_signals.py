@@ -212,8 +212,9 @@ def test_resume_of_an_unknown_token_exits_1(flows: Flows) -> None:
     resumed = invoke("hooks", "resume", "nope", "1", "--db", flows.db)
     assert resumed.exit_code == 1
     assert "no live run holds hook token 'nope'" in resumed.stderr
-    assert "does not exist" in resumed.stderr
-    assert not (flows.path / "wf.db").exists()
+    if flows.on_sqlite:
+        assert "does not exist" in resumed.stderr
+        assert not (flows.path / "wf.db").exists()
 
     start(flows, "wait_for_hook", '"other"', run_id="h1")
     resumed = invoke("hooks", "resume", "nope", "1", "--db", flows.db)
@@ -267,7 +268,7 @@ def test_send_refuses_a_payload_that_is_not_json(flows: Flows) -> None:
     assert sent.exit_code == 2
     assert "wf send: the payload is not valid JSON" in sent.stderr
     assert "the payload must be JSON" in sent.stderr
-    assert (flows.path / "wf.db").exists()
+    assert flows.database_made()
     assert [e.kind for e in events_of(flows.db, run_id)] == ["run_started"]
 
 
@@ -415,9 +416,12 @@ def test_result_refuses_timeout_with_no_wait(project: Project) -> None:
 def test_result_of_an_unknown_run_exits_1(project: Project) -> None:
     result = invoke("runs", "result", "ghost", "--db", project.db)
     assert result.exit_code == 1
-    assert "wf runs result: no run with id 'ghost': database" in result.stderr
-    assert "does not exist" in result.stderr
-    assert not (project.path / "wf.db").exists()
+    if project.on_sqlite:
+        assert "wf runs result: no run with id 'ghost': database" in result.stderr
+        assert "does not exist" in result.stderr
+        assert not (project.path / "wf.db").exists()
+    else:
+        assert "wf runs result: no run with id 'ghost' in postgresql://" in result.stderr
     assert invoke("run", project.target("pipeline"), "1", "--db", project.db).exit_code == 0
     for flags in ([], ["--wait"]):
         result = invoke("runs", "result", "ghost", "--db", project.db, *flags)

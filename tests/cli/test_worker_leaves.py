@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from wfcli_support import Project, events_of, invoke, record_of, wait_until, with_engine
 
 from wf.runtime._events import STEP_COMPLETED
@@ -247,6 +248,7 @@ def _started(proc: subprocess.Popen[str]) -> None:
         raise AssertionError(f"wf worker did not start: {line}{err}")
 
 
+@pytest.mark.sqlite_only
 def test_a_worker_whose_database_file_is_removed_stops_with_one_line(project: Project) -> None:
     path = project.path / "wf.db"
     worker = _wf(project.path, "worker", "--db", project.db)
@@ -262,6 +264,7 @@ def test_a_worker_whose_database_file_is_removed_stops_with_one_line(project: Pr
     assert f"{path} was removed" in lines[0]
 
 
+@pytest.mark.sqlite_only
 def test_a_worker_whose_database_file_is_replaced_stops_with_one_line(project: Project) -> None:
     path = project.path / "wf.db"
     other = project.path / "other.db"
@@ -279,6 +282,7 @@ def test_a_worker_whose_database_file_is_replaced_stops_with_one_line(project: P
     assert with_engine(project.db, lambda engine: engine.list_runs()) == []
 
 
+@pytest.mark.sqlite_only
 def test_a_worker_whose_database_another_program_changed_stops_with_one_line(
     project: Project,
 ) -> None:

@@ -102,6 +102,15 @@ class Project:
     def target(self, function: str) -> str:
         return f"{self.module}:{function}"
 
+    @property
+    def on_sqlite(self) -> bool:
+        return self.db.startswith("sqlite")
+
+    def database_made(self) -> bool:
+        """Whether wf made its database yet (a SQLite file; a PostgreSQL server's
+        database exists from the start)."""
+        return not self.on_sqlite or (self.path / "wf.db").exists()
+
     def executions(self) -> list[str]:
         """Lines the steps wrote, one per execution."""
         if not self.log.exists():

@@ -69,7 +69,7 @@ async def test_connections_killed_again_and_again_lose_nothing_and_run_no_step_t
     assert results == [sum(range(8))] * 12
     # A commit whose connection died is made again; one that did reach the server is
     # not: every step ran once, its result logged once.
-    assert faults.CALLS == {f"r{i}": 8 for i in range(12)}
+    assert {f"r{i}": 8 for i in range(12)} == faults.CALLS
 
 
 async def test_a_run_whose_writes_the_database_refuses_fails_alone(

@@ -65,7 +65,12 @@ class SQLReads(SQLDialect):
     ) -> list[RunRecord]:
         where: list[str] = []
         params: list[object] = []
-        if status is not None:
+        if status in ("pending", "running") and self._OWNER_GONE == "FALSE":
+            # Whether a running run's worker is a dead process of this host is decided
+            # in Python (``_settled``), after the query: the query takes both.
+            where.append(f"{self._shown_status()} IN ('pending', 'running')")
+            params.append(now)
+        elif status is not None:
             where.append(f"{self._shown_status()} = ?")
             params += [now, status]
         if workflow is not None:

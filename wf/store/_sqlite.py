@@ -14,6 +14,7 @@ the file untouched.
 from __future__ import annotations
 
 import os
+import pathlib
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -343,9 +344,13 @@ class SQLiteStore(SQLStore):
         if self.path != ":memory:" and not os.path.exists(self.path):
             return 0, {}
         try:
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+            # Read-only: a status changes nothing (a URI, so the path is quoted).
+            conn = sqlite3.connect(
+                f"{pathlib.Path(self.path).absolute().as_uri()}?mode=ro", uri=True
+            )
         except sqlite3.Error as exc:
             raise StoreError(sqlite_problem(exc, self.path)) from exc
+        conn.create_function("wf_owner_gone", 1, local_owner_gone)
         try:
             self._check_existing(conn)
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
