@@ -455,6 +455,19 @@ class PostgresStore(SQLStore):
             finally:
                 self._local.pipeline = None
 
+    def _write(self, body: Callable[..., T], *args: Any) -> T:
+        # Pipelined: statements go out together, and only a result the body reads (a row
+        # count, a row) waits for the server; the rollback runs after the pipeline.
+        try:
+            with self._pipelined():
+                self._x(self._BEGIN)
+                result = body(*args)
+                self._commit_tx()
+        except BaseException:
+            self._rollback()
+            raise
+        return result
+
     def commit_sync(
         self, batch: Batch, owner: str, now: float, verify_owner: bool = True
     ) -> CommitResult:
