@@ -70,9 +70,8 @@ async def _outcome(db_url: str, run_id: str, timeout: float) -> tuple[int, list[
         return result, [e async for e in run.events()]
 
 
-def test_fan_out_survives_random_sigkills_of_its_workers(tmp_path: Path) -> None:
+def test_fan_out_survives_random_sigkills_of_its_workers(tmp_path: Path, db_url: str) -> None:
     rng = random.Random(int(os.environ.get("WF_CHAOS_SEED", "7")))
-    db_url = f"sqlite:///{tmp_path / 'wf.db'}"
     log_path = tmp_path / "marks.log"
     run_id = asyncio.run(_start(db_url, log_path))
 

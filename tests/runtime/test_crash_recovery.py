@@ -117,9 +117,10 @@ def _check_log(lines: list[int], n: int, kills: int) -> None:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
-def test_sigkilled_run_resumes_without_redoing_completed_steps(seed: int, tmp_path: Path) -> None:
+def test_sigkilled_run_resumes_without_redoing_completed_steps(
+    seed: int, tmp_path: Path, db_url: str
+) -> None:
     rng = random.Random(seed)
-    db_url = f"sqlite:///{tmp_path / 'wf.db'}"
     log_path = tmp_path / "steps.log"
     run_id = f"crash-{seed}"
     # Even seeds are killed twice, the second time at a later point of the restarted run.
@@ -145,12 +146,13 @@ def test_sigkilled_run_resumes_without_redoing_completed_steps(seed: int, tmp_pa
     assert [e.kind for e in events].count("run_completed") == 1
 
 
-def test_kill_during_durable_sleep_finishes_the_sleep_after_restart(tmp_path: Path) -> None:
+def test_kill_during_durable_sleep_finishes_the_sleep_after_restart(
+    tmp_path: Path, db_url: str
+) -> None:
     # Long enough that the new process (which takes about a second to start) still has
     # part of the sleep left to wait: a shorter sleep is simply over on restart.
     pause = "1.5s"
     n = 10
-    db_url = f"sqlite:///{tmp_path / 'wf.db'}"
     log_path = tmp_path / "steps.log"
     run_id = "crash-sleep"
 
