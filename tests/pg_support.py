@@ -85,7 +85,14 @@ class Cluster:
 
 
 @contextlib.contextmanager
-def running_cluster() -> Iterator[Cluster]:
+def running_cluster(*, durable: bool = False) -> Iterator[Cluster]:
+    """Start a throwaway cluster; stop it and remove its directory on exit.
+
+    By default the server runs with ``fsync=off`` and ``synchronous_commit=off``: tests
+    kill workers, never the server, so its own durability is not what they test, and
+    fsync would only slow them. ``durable=True`` keeps PostgreSQL's defaults (``fsync=on``,
+    ``synchronous_commit=on``: every commit waits for its WAL flush), as ``bench/``
+    measures."""
     bindir = pg_bindir()
     directory = Path(tempfile.mkdtemp(prefix="wf-pg-"))
     as_user: list[str] = []
@@ -114,10 +121,10 @@ def running_cluster() -> Iterator[Cluster]:
     cluster = Cluster(directory, port, bindir, as_user)
     options = (
         f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c max_connections=300"
-        # Tests kill workers, never the server: the server's own durability is not
-        # what they test, and fsync would only slow them (bench/ keeps it on).
-        " -c shared_buffers=64MB -c fsync=off -c synchronous_commit=off"
+        " -c shared_buffers=64MB"
     )
+    if not durable:
+        options += " -c fsync=off -c synchronous_commit=off"
     cluster.pg_ctl("-o", options, "-l", str(directory / "server.log"), "-w", "start")
     try:
         deadline = time.monotonic() + 30
