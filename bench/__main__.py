@@ -1,4 +1,4 @@
-"""Run wf's benchmarks: ``python -m bench [NAME...] [--quick] [--peer dbos]``.
+"""Run wf's benchmarks: ``python -m bench [NAME...] [--quick] [--peer dbos] [--db URL|--postgres]``.
 
 NAME is a group (``sequential``, ``gather``...) or a figure name
 (``gather_1000_s``...); no NAME runs everything. Each figure is printed as one
@@ -12,23 +12,34 @@ invocation, and handed to the other groups for their ratios.
 ``--peer dbos`` also runs the same workloads with DBOS 3.4 on SQLite (``bench/_dbos.py``),
 each DBOS group in its own child process right after the wf group it is compared with, and
 prints both figures and their ratio. Without NAME it runs only the compared groups.
+
+``--db postgresql://...`` runs the PostgreSQL groups (``bench/_postgres.py``) instead, against
+that server, each wf group in a fresh schema; ``--postgres`` starts a throwaway cluster with
+PostgreSQL's durable defaults for the run and uses it. Their reference is the raw psycopg 3
+commit on the same server (``pg_raw``), measured first; with ``--peer dbos``, DBOS runs on
+the same server.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 RESULTS = BENCH_DIR / "results" / "latest.json"
+PG_RESULTS = BENCH_DIR / "results" / "latest-postgres.json"
 REFERENCE_GROUP = "raw_sqlite"
+PG_REFERENCE_GROUP = "pg_raw"
 
 
 def _progress(message: str) -> None:
@@ -38,6 +49,8 @@ def _progress(message: str) -> None:
 def _run_child(group: str, quick: bool, context: dict[str, Any]) -> int:
     if group.startswith("dbos_"):
         from bench._dbos import GROUPS  # a DBOS group does not import wf, nor a wf group DBOS
+    elif group.startswith("pg_"):
+        from bench._postgres import GROUPS
     else:
         from bench._cases import GROUPS
 
@@ -87,13 +100,46 @@ def _summary(figures: list[dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
+@contextlib.contextmanager
+def _server(db: str | None, throwaway: bool) -> Iterator[str | None]:
+    """The PostgreSQL server of the run (its URL in ``WF_BENCH_PG_URL`` for the groups),
+    or None: SQLite."""
+    if db is None and not throwaway:
+        yield None
+        return
+    from bench import _pgserver as pg
+
+    with contextlib.ExitStack() as stack:
+        if throwaway:
+            _progress("starting a throwaway PostgreSQL cluster (fsync=on, synchronous_commit=on)")
+            db = stack.enter_context(pg.throwaway_server())
+        assert db is not None
+        found = pg.settings(db)
+        _progress(
+            f"PostgreSQL {found['server_version']} at {pg.where(db)}: "
+            + ", ".join(f"{k}={v}" for k, v in found.items() if k != "server_version")
+        )
+        warning = pg.durability_warning(found)
+        if warning:
+            _progress(f"warning: {warning}")
+        os.environ[pg.ENV_URL] = db
+        yield db
+
+
 def main(argv: list[str] | None = None) -> int:
-    from bench._cases import FIGURES, GROUPS
-    from bench._peer import DEFAULT_GROUPS, PEER_GROUPS, compare, missing, table
+    from bench._cases import FIGURES as SQLITE_FIGURES
+    from bench._cases import GROUPS as SQLITE_GROUPS
+    from bench._peer import DEFAULT_GROUPS, PEER_GROUPS, PG_PEER_GROUPS, compare, missing, table
+    from bench._postgres import FIGURES as PG_FIGURES
+    from bench._postgres import GROUPS as PG_GROUPS
 
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "names", nargs="*", metavar="NAME", help=f"groups: {', '.join(GROUPS)}; or figure names"
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=f"groups: {', '.join(SQLITE_GROUPS)}; with --db or --postgres:"
+        f" {', '.join(PG_GROUPS)}; or figure names",
     )
     parser.add_argument("--quick", action="store_true", help="smaller sizes (under a minute)")
     parser.add_argument(
@@ -101,6 +147,19 @@ def main(argv: list[str] | None = None) -> int:
         choices=sorted(PEER_GROUPS),
         help="also run the compared workloads with this peer (DBOS 3.4 on SQLite), side by"
         " side; needs the optional extra: pip install -e '.[bench]'",
+    )
+    server = parser.add_mutually_exclusive_group()
+    server.add_argument(
+        "--db",
+        metavar="URL",
+        help="run the PostgreSQL groups against this server (postgresql://user@host:port/db;"
+        " each group works in a fresh schema of that database, dropped afterwards)",
+    )
+    server.add_argument(
+        "--postgres",
+        action="store_true",
+        help="run the PostgreSQL groups against a throwaway cluster started for the run"
+        " (initdb in a temporary directory, fsync=on, synchronous_commit=on)",
     )
     parser.add_argument(
         "--timeout", type=float, default=None, help="seconds per group (default 150, quick 60)"
@@ -112,10 +171,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         return _run_child(args.child, args.quick, json.loads(args.context))
 
+    postgres = args.db is not None or args.postgres
+    if args.db is not None and not args.db.startswith(("postgresql://", "postgres://")):
+        parser.error(f"--db takes a postgresql:// URL, not {args.db!r}")
+    GROUPS, FIGURES = (PG_GROUPS, PG_FIGURES) if postgres else (SQLITE_GROUPS, SQLITE_FIGURES)
+    reference = PG_REFERENCE_GROUP if postgres else REFERENCE_GROUP
     selected: list[str] = []
     for name in args.names:
         group = name if name in GROUPS else FIGURES.get(name)
         if group is None:
+            if not postgres and (name in PG_GROUPS or name in PG_FIGURES):
+                parser.error(f"{name!r} is a PostgreSQL benchmark: add --db URL or --postgres")
             parser.error(
                 f"unknown benchmark {name!r}; groups: {', '.join(GROUPS)};"
                 f" figures: {', '.join(FIGURES)}"
@@ -126,34 +192,36 @@ def main(argv: list[str] | None = None) -> int:
         if reason is not None:
             print(reason, file=sys.stderr)
             return 2
-        if not selected:
+        if not selected and not postgres:
             selected = DEFAULT_GROUPS
     groups = [g for g in GROUPS if not selected or g in selected]
-    if REFERENCE_GROUP in groups:
-        groups.remove(REFERENCE_GROUP)
-    groups.insert(0, REFERENCE_GROUP)  # always measured: the other figures are ratios to it
+    if reference in groups:
+        groups.remove(reference)
+    groups.insert(0, reference)  # always measured: the other figures are ratios to it
     timeout = args.timeout or (60.0 if args.quick else 150.0)
+    results = PG_RESULTS if postgres else RESULTS
 
     started = time.perf_counter()
     context: dict[str, Any] = {}
     figures: list[dict[str, Any]] = []
-    peers = PEER_GROUPS[args.peer] if args.peer else {}
-    for group in [g for wf_group in groups for g in (wf_group, *peers.get(wf_group, []))]:
-        _progress(f"running {group}{' (quick)' if args.quick else ''}...")
-        for fig in _spawn(group, args.quick, context, timeout):
-            figures.append(fig)
-            print(json.dumps(fig, ensure_ascii=False), flush=True)
-            if group == REFERENCE_GROUP and fig.get("value") is not None:
-                context[fig["bench"]] = fig["value"]
+    peers = (PG_PEER_GROUPS if postgres else PEER_GROUPS)[args.peer] if args.peer else {}
+    with _server(args.db, args.postgres):
+        for group in [g for wf_group in groups for g in (wf_group, *peers.get(wf_group, []))]:
+            _progress(f"running {group}{' (quick)' if args.quick else ''}...")
+            for fig in _spawn(group, args.quick, context, timeout):
+                figures.append(fig)
+                print(json.dumps(fig, ensure_ascii=False), flush=True)
+                if group == reference and fig.get("value") is not None:
+                    context[fig["bench"]] = fig["value"]
     comparisons = compare(figures) if args.peer else []
     for fig in comparisons:
         figures.append(fig)
         print(json.dumps(fig, ensure_ascii=False), flush=True)
 
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("".join(json.dumps(f, ensure_ascii=False) + "\n" for f in figures))
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text("".join(json.dumps(f, ensure_ascii=False) + "\n" for f in figures))
     _progress(
-        f"done in {time.perf_counter() - started:.1f} s; results in {RESULTS.relative_to(ROOT)}"
+        f"done in {time.perf_counter() - started:.1f} s; results in {results.relative_to(ROOT)}"
     )
     print(_summary(figures), file=sys.stderr)
     if comparisons:

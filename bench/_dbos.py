@@ -1,4 +1,5 @@
-"""The DBOS side of ``python -m bench --peer dbos``: wf's workloads run with DBOS on SQLite.
+"""The DBOS side of ``python -m bench --peer dbos``: wf's workloads run with DBOS, on SQLite
+or (with ``--db URL`` / ``--postgres``) on the PostgreSQL server wf's groups use.
 
 Imported only in the child processes of the DBOS groups (``--child dbos_sequential``...),
 never by wf's own groups, so wf's figures are measured without DBOS loaded. Needs the
@@ -11,17 +12,21 @@ The workloads are the ones of ``bench/flows.py``, written with DBOS's decorators
 sequential and three-step figures also measure DBOS's synchronous API (``def`` workflow
 and steps, ``DBOS.start_workflow(...).get_result()``, in a thread) as a detail.
 
-Two SQLite configurations, each group in its own process:
+Three configurations (``backend``), each group in its own process:
 
 * ``default``: DBOS as configured by ``system_database_url="sqlite:///FILE"`` alone (its
   rollback journal, ``synchronous=FULL``: an fsync per commit);
 * ``wal``: the same with every connection set to ``journal_mode=WAL`` and
-  ``synchronous=NORMAL`` (wf's default settings), through an SQLAlchemy ``connect`` event.
+  ``synchronous=NORMAL`` (wf's default settings), through an SQLAlchemy ``connect`` event;
+* ``pg``: ``system_database_url`` the server of ``WF_BENCH_PG_URL`` (its database; DBOS
+  connects with psycopg 3 as wf does), its tables in a fresh schema
+  (``dbos_system_schema``), dropped afterwards.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -34,6 +39,7 @@ from typing import Any
 import sqlalchemy as sa
 from dbos import DBOS
 
+from bench import _pgserver as pg
 from bench._figure import figure
 
 # ---------------------------------------------------------------------------
@@ -97,28 +103,36 @@ def _wal_normal(dbapi_conn: Any, _record: Any) -> None:
 
 
 class Dbos:
-    """DBOS launched on a SQLite file in a temporary directory (no server, no config file)."""
+    """DBOS launched on a SQLite file in a temporary directory (no server, no config file),
+    or on the PostgreSQL server of the run (``pg``), in a fresh schema."""
 
-    def __init__(self, sqlite: str) -> None:
-        self.sqlite = sqlite
+    def __init__(self, backend: str) -> None:
+        self.backend = backend
         self._dir = tempfile.TemporaryDirectory(prefix="wf-bench-dbos-")
         self.url = f"sqlite:///{Path(self._dir.name) / 'dbos.sqlite'}"
+        self.schema: str | None = None
+        if backend == "pg":
+            self.url = pg.without_schema(os.environ[pg.ENV_URL])
+            self.schema = pg.new_schema_name("dbos")
 
     def __enter__(self) -> Dbos:
-        if self.sqlite == "wal":
+        if self.backend == "wal":
             sa.event.listen(sa.engine.Engine, "connect", _wal_normal)
-        DBOS(
-            config={
-                "name": "wf-bench",
-                "system_database_url": self.url,
-                "log_level": "WARNING",
-            }
-        )
+        config: Any = {
+            "name": "wf-bench",
+            "system_database_url": self.url,
+            "log_level": "WARNING",
+        }
+        if self.schema is not None:
+            config["dbos_system_schema"] = self.schema
+        DBOS(config=config)
         DBOS.launch()
         return self
 
     def __exit__(self, *exc: object) -> None:
         DBOS.destroy()
+        if self.schema is not None:
+            pg.drop_schema(self.url, self.schema)
         self._dir.cleanup()
 
     def settings(self) -> dict[str, Any]:
@@ -126,12 +140,28 @@ class Dbos:
         from dbos._dbos import _get_dbos_instance
 
         engine = _get_dbos_instance()._sys_db.engine
+        if self.backend == "pg":
+            with engine.connect() as conn:
+                shown = {
+                    name: conn.exec_driver_sql(f"SHOW {name}").scalar()
+                    for name in ("server_version", "fsync", "synchronous_commit")
+                }
+                driver = engine.dialect.driver
+            return {
+                "dbos": version("dbos"),
+                "backend": "PostgreSQL",
+                "server": pg.where(self.url),
+                "driver": driver,
+                "dbos_system_schema": "<fresh schema>",
+                **shown,
+            }
         with engine.connect() as conn:
             journal = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
             sync = conn.exec_driver_sql("PRAGMA synchronous").scalar()
         return {
             "dbos": version("dbos"),
-            "sqlite_config": self.sqlite,
+            "backend": "SQLite",
+            "sqlite_config": self.backend,
             "journal_mode": journal,
             "synchronous": {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(sync, sync),
             "system_database_url": "sqlite:///<tmp>/dbos.sqlite",
@@ -152,20 +182,22 @@ def run_one_sync(fn: Callable[..., Any], *args: Any) -> tuple[float, Any]:
     return time.perf_counter() - t0, result
 
 
-def _prefix(sqlite: str) -> str:
-    return "dbos" if sqlite == "default" else f"dbos_{sqlite}"
+def _prefix(backend: str) -> str:
+    return "dbos" if backend == "default" else f"dbos_{backend}"
 
 
-def _label(sqlite: str) -> str:
+def _label(backend: str) -> str:
     return {
         "default": "DBOS 3.4 on SQLite as configured by system_database_url alone",
         "wal": "DBOS 3.4 on SQLite with journal_mode=WAL, synchronous=NORMAL (wf's settings)",
-    }[sqlite]
+        "pg": "DBOS 3.4 on the same PostgreSQL server as wf, as configured by"
+        " system_database_url (and a schema of its own)",
+    }[backend]
 
 
-async def bench_sequential(sqlite: str, quick: bool, ctx: dict[str, Any]) -> list[dict[str, Any]]:
+async def bench_sequential(backend: str, quick: bool, ctx: dict[str, Any]) -> list[dict[str, Any]]:
     n = 2000
-    with Dbos(sqlite) as dbos:
+    with Dbos(backend) as dbos:
         await run_one(seq, 200)  # warm-up
         samples = []
         for _ in range(1 if quick else 3):
@@ -184,10 +216,10 @@ async def bench_sequential(sqlite: str, quick: bool, ctx: dict[str, Any]) -> lis
     us = statistics.median(samples)
     return [
         figure(
-            f"{_prefix(sqlite)}_sequential_step_us",
+            f"{_prefix(backend)}_sequential_step_us",
             us,
             "us/step",
-            f"peer: {_label(sqlite)}",
+            f"peer: {_label(backend)}",
             steps=n,
             samples_us=[float(f"{s:.4g}") for s in samples],
             measured="async workflow seq(2000) of 2,000 trivial async steps, after a seq(200)"
@@ -199,9 +231,9 @@ async def bench_sequential(sqlite: str, quick: bool, ctx: dict[str, Any]) -> lis
     ]
 
 
-async def bench_three_steps(sqlite: str, quick: bool, ctx: dict[str, Any]) -> list[dict[str, Any]]:
+async def bench_three_steps(backend: str, quick: bool, ctx: dict[str, Any]) -> list[dict[str, Any]]:
     n = 100 if quick else 500
-    with Dbos(sqlite) as dbos:
+    with Dbos(backend) as dbos:
         for _ in range(20):
             await run_one(three_steps)
         t0 = time.perf_counter()
@@ -223,10 +255,10 @@ async def bench_three_steps(sqlite: str, quick: bool, ctx: dict[str, Any]) -> li
         settings = dbos.settings()
     return [
         figure(
-            f"{_prefix(sqlite)}_three_step_runs_per_s",
+            f"{_prefix(backend)}_three_step_runs_per_s",
             serial,
             "runs/s",
-            f"peer: {_label(sqlite)}",
+            f"peer: {_label(backend)}",
             runs=n,
             steps_per_s=3 * serial,
             measured=f"{n} runs of async workflow three_steps() (3 trivial async steps), one at"
@@ -239,9 +271,9 @@ async def bench_three_steps(sqlite: str, quick: bool, ctx: dict[str, Any]) -> li
     ]
 
 
-async def bench_gather(sqlite: str, quick: bool, ctx: dict[str, Any]) -> list[dict[str, Any]]:
+async def bench_gather(backend: str, quick: bool, ctx: dict[str, Any]) -> list[dict[str, Any]]:
     n = 1000
-    with Dbos(sqlite) as dbos:
+    with Dbos(backend) as dbos:
         await run_one(gather, 100)  # warm-up
         samples = []
         for _ in range(1 if quick else 3):
@@ -252,10 +284,10 @@ async def bench_gather(sqlite: str, quick: bool, ctx: dict[str, Any]) -> list[di
     s = statistics.median(samples)
     return [
         figure(
-            f"{_prefix(sqlite)}_gather_1000_s",
+            f"{_prefix(backend)}_gather_1000_s",
             s,
             "s",
-            f"peer: {_label(sqlite)}",
+            f"peer: {_label(backend)}",
             samples_s=[float(f"{x:.4g}") for x in samples],
             measured="async workflow gather(1000): asyncio.gather of 1,000 trivial async steps;"
             " DBOS.start_workflow_async to handle.get_result(); seconds, median, after a"
@@ -266,8 +298,8 @@ async def bench_gather(sqlite: str, quick: bool, ctx: dict[str, Any]) -> list[di
 
 
 GROUPS: dict[str, Callable[[bool, dict[str, Any]], Awaitable[list[dict[str, Any]]]]] = {
-    f"{_prefix(sqlite)}_{name}": partial(fn, sqlite)
-    for sqlite in ("default", "wal")
+    f"{_prefix(backend)}_{name}": partial(fn, backend)
+    for backend in ("default", "wal", "pg")
     for name, fn in (
         ("sequential", bench_sequential),
         ("three_steps", bench_three_steps),

@@ -110,3 +110,36 @@ async def webhook_sink(count: int, manual: bool) -> int:
         if seen == count:
             return seen
     return seen
+
+
+# -- PostgreSQL groups (bench/_postgres.py) ----------------------------------------------
+
+
+async def stamp_to(path: str, payload: int) -> float:
+    "use step"
+    now = time.time()
+    with open(path, "a") as f:
+        f.write(f"{payload} {now!r}\n")
+    return now
+
+
+async def hook_stamps(token: str, n: int, path: str) -> int:
+    "use workflow"
+    hook = wf.create_hook(token=token)
+    seen = 0
+    async for payload in hook:
+        await stamp_to(path, payload)  # when the payload got the workflow going again
+        seen += 1
+        if seen == n:
+            break
+    return seen
+
+
+async def pid() -> int:
+    "use step"
+    return os.getpid()
+
+
+async def three_pids() -> list[int]:
+    "use workflow"
+    return [await pid(), await pid(), await pid()]
