@@ -92,11 +92,11 @@ def _summary(figures: list[dict[str, Any]]) -> str:
     rows = []
     for fig in figures:
         if fig.get("error"):
-            rows.append(f"  {fig['bench']:<32} ERROR {fig['error']}")
+            rows.append(f"  {fig['bench']:<40} ERROR {fig['error']}")
             continue
         ok = {True: "ok", False: "MISSED", None: ""}[fig.get("ok")]
         ratio = "" if fig.get("ratio") is None else f"ratio {fig['ratio']:g}"
-        rows.append(f"  {fig['bench']:<32} {fig['value']:>12g} {fig['unit']:<10} {ok:<7} {ratio}")
+        rows.append(f"  {fig['bench']:<40} {fig['value']:>12g} {fig['unit']:<10} {ok:<7} {ratio}")
     return "\n".join(rows)
 
 

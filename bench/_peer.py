@@ -138,6 +138,16 @@ COMPARISONS = [
         "PostgreSQL",
     ),
     Comparison(
+        "vs_dbos_pg_concurrent_three_step_runs",
+        "three-step runs, all in flight at once",
+        "pg_three_step_runs_concurrent_per_s",
+        "dbos_pg_three_step_runs_concurrent_per_s",
+        True,
+        PG_AIM,
+        "same server",
+        "PostgreSQL",
+    ),
+    Comparison(
         "vs_dbos_pg_gather_1000",
         "1,000 gathered steps, one workflow",
         "pg_gather_1000_s",
