@@ -5,7 +5,8 @@ Like ``wf worker``, with the settings a group needs on its command line (``--lea
 ``bench.flows`` are imported; with ``--wait-go`` it then waits for a line on stdin before
 it opens its engine, so that several workers start executing at the same moment. It prints
 ``open`` once its engine is open, and runs until SIGTERM or SIGINT, on which its engine
-closes (its leases released) and it exits 0.
+closes (its leases released) and it exits 0. A URL ``-`` is taken from ``WF_DATABASE_URL``
+(a password stays off the command line).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ async def main(args: argparse.Namespace) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with wf.Engine(
-        args.url,
+        None if args.url == "-" else args.url,
         concurrency=args.concurrency,
         lease=args.lease,
         evict_after=args.evict_after,

@@ -392,8 +392,13 @@ async def bench_pg_recovery(quick: bool, ctx: dict[str, Any]) -> list[dict[str, 
     with schema_url("recovery") as url, tempfile.TemporaryDirectory(prefix="wf-bench-") as tmp:
         lines = Path(tmp) / "steps.log"
         lines.touch()
-        env = {**os.environ, "BENCH_STEP_DELAY": "0.005", "WF_HOST_ID": "bench-killed-host"}
-        command = [sys.executable, "-m", "bench._recovery_child", url, str(lines), "recovery"]
+        env = {
+            **os.environ,
+            "WF_DATABASE_URL": url,
+            "BENCH_STEP_DELAY": "0.005",
+            "WF_HOST_ID": "bench-killed-host",
+        }
+        command = [sys.executable, "-m", "bench._recovery_child", "-", str(lines), "recovery"]
         child = subprocess.Popen([*command, str(n), str(lease)], cwd=ROOT, env=env)
         deadline = time.monotonic() + 60
         try:
@@ -467,12 +472,18 @@ class Workers:
     on ``go()``."""
 
     def __init__(self, url: str, count: int, *options: str, wait_go: bool = False) -> None:
-        command = [sys.executable, "-m", "bench._pg_worker", url, *options]
+        command = [sys.executable, "-m", "bench._pg_worker", "-", *options]
         if wait_go:
             command.append("--wait-go")
+        env = {**os.environ, "WF_DATABASE_URL": url}  # not on the command line
         self.procs = [
             subprocess.Popen(
-                command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+                command,
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
             )
             for _ in range(count)
         ]
