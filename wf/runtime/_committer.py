@@ -95,6 +95,11 @@ class Committer:
         clock time): commits until then skip checking that it still holds them."""
         self._leases_safe_until = moment
 
+    def leases_trusted(self) -> bool:
+        """Whether no other worker can have taken over this owner's runs yet (the
+        heartbeat renewed every lease less than a lease ago)."""
+        return time.time() < self._leases_safe_until
+
     def _kick(self) -> None:
         """Ask for a flush of the batch at the end of this loop turn."""
         if self._pending or self._shut:

@@ -88,6 +88,7 @@ class EngineCore:
             wakeup=self._wakeup,
         )
         self._committer.connect(self._host.committed, self._worker.stop)
+        self._host.ask_renewal = self._worker.renew_now
         self._closing = False
         self._opened = False
 

@@ -146,6 +146,11 @@ class RunHost:
         self._random = random.Random()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
+        #: Wakes the worker's heartbeat to confirm this worker's leases now (set by the
+        #: engine once its worker exists).
+        self.ask_renewal: Callable[[], None] = _nothing
+        # Set (and replaced) each time the heartbeat confirms which runs are held.
+        self._confirmed = asyncio.Event()
 
     def open(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -269,10 +274,13 @@ class RunHost:
         self._record_failure(run_id, exc)
 
     def retain(self, held: set[str]) -> None:
-        """Drop the runs in memory whose leases this worker no longer holds."""
+        """Drop the runs in memory whose leases this worker no longer holds; the steps
+        that waited for this answer start (see ``_start_step``)."""
         for run_id in [r for r in self._runs if r not in held]:
             log.warning("wf: run %s was taken over by another worker", run_id)
             self._forget(self._runs.pop(run_id))
+        confirmed, self._confirmed = self._confirmed, asyncio.Event()
+        confirmed.set()
 
     def drop_all(self) -> list[str]:
         """Drop every run from memory (their steps cancelled); the ids they had."""
@@ -468,6 +476,14 @@ class RunHost:
             return
         if live.deadline is not None and self._now() >= live.deadline:
             return  # no new step starts past the deadline; the run is failing
+        if not self._committer.leases_trusted():
+            # This worker's loop stood still longer than its leases (a stall, a slow
+            # import): another worker may have taken the run over and run this very
+            # step meanwhile. It starts once the heartbeat has said which runs this
+            # worker still holds; a run it lost is dropped with the waiting step.
+            live.steps[effect.cid] = loop.create_task(self._start_when_confirmed(live, effect))
+            self.ask_renewal()
+            return
         try:
             spec = resolve_step(effect.step_id)
             args, kwargs = spec.call_args(_serde.loads(effect.arguments))
@@ -499,6 +515,13 @@ class RunHost:
             return
         resume = self._resume_step(live, effect, spec, Resume(coro, yielded))
         live.steps[effect.cid] = loop.create_task(resume, context=context)
+
+    async def _start_when_confirmed(self, live: Live, effect: StartStep) -> None:
+        while not self._committer.leases_trusted():
+            await self._confirmed.wait()
+        live.steps.pop(effect.cid, None)
+        if live.state not in _GONE:
+            self._start_step(live, effect)
 
     def _start_step_live(self, live: Live, effect: StartStep) -> None:
         if live.state not in _GONE:
@@ -772,6 +795,10 @@ class RunHost:
                 waiters.remove(fut)
                 if not waiters:
                     del self._waiters[run_id]
+
+
+def _nothing() -> None:
+    pass
 
 
 def _wake(fut: asyncio.Future[None]) -> None:

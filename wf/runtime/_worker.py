@@ -66,6 +66,11 @@ class Worker:
         self._stopped: asyncio.Future[StoreError] | None = None
         self._inbox_taken: set[int] = set()
         self._tasks: list[asyncio.Task[None]] = []
+        self._renew_now = asyncio.Event()
+
+    def renew_now(self) -> None:
+        """Renew the leases at once (the run host waits to know which it still holds)."""
+        self._renew_now.set()
 
     def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._poller(), name="wf-poller"))
@@ -318,7 +323,11 @@ class Worker:
             # memory: drop them before trusting our leases again.
             self._host.retain(held)
             self._committer.trust_leases_until(renewed_at + self._lease - margin)
-            await asyncio.sleep(every)
+            # asyncio.timeout, not wait_for (see _poller).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(every):
+                    await self._renew_now.wait()
+            self._renew_now.clear()
 
     async def _reap_dead_owners(self) -> None:
         """Expire leases held by worker processes of this host that no longer exist."""
