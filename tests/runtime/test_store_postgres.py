@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import AsyncIterator
 
 import psycopg
@@ -193,3 +195,41 @@ async def test_a_stale_worker_cannot_write_into_a_run_taken_over(pg_url: str) ->
     finally:
         await a.close()
         await b.close()
+
+
+async def test_a_post_racing_the_release_of_its_run_still_makes_it_due(pg_url: str) -> None:
+    """A worker evicts a run it holds (waiting, no wake time) while another process posts
+    to it (a child's end, a hook payload, a cancellation). Here the post has written its
+    inbox item and found the run still held, but not committed, when the eviction runs:
+    the eviction cannot see the item, so the post's wake-up must see the release, or the
+    run waits forever with its item unread."""
+    holder, poster = await opened(pg_url), await opened(pg_url)
+    try:
+        assert await holder.create_run("r1", "app:f", "[]", T, T)
+        assert [r.run_id for r in await holder.claim("A", 1, time.time(), 3600.0)] == ["r1"]
+        before_commit, go = threading.Event(), threading.Event()
+        assert isinstance(poster, PostgresStore)
+        commit_tx = poster._commit_tx
+
+        def commit_later() -> None:
+            pipeline = poster._local.pipeline
+            if pipeline is not None:
+                pipeline.sync()  # the statements so far have run on the server
+            before_commit.set()
+            go.wait(10)
+            commit_tx()
+
+        poster._commit_tx = commit_later  # type: ignore[method-assign]
+        posting = asyncio.ensure_future(poster.post("r1", "cancel", None, None, now=time.time()))
+        assert await asyncio.to_thread(before_commit.wait, 10)
+        evict = UpdateRun("r1", status="waiting", set_wake=True, wake_at=None, release=True)
+        evicting = asyncio.ensure_future(holder.commit(batch(evict), "A", now=time.time()))
+        await asyncio.sleep(0.3)  # the eviction commits meanwhile, unless the post holds it
+        go.set()
+        await posting
+        assert (await evicting).lost == []
+        assert [r.run_id for r in await holder.claim("B", 1, time.time() + 1, 30.0)] == ["r1"]
+        assert [i.kind for i in await holder.inbox("B")] == ["cancel"]
+    finally:
+        await poster.close()
+        await holder.close()

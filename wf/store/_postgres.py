@@ -185,6 +185,7 @@ class PostgresStore(SQLStore):
     _GREATEST: ClassVar[str] = "greatest"
     _ENDS_WITH: ClassVar[str] = "right({col}, ?::integer) = ?"
     _SKIP_LOCKED: ClassVar[str] = " FOR UPDATE SKIP LOCKED"
+    _FOR_SHARE: ClassVar[str] = " FOR SHARE"
 
     def __init__(self, url: str, *, auto_migrate: bool = True) -> None:
         self._conninfo, self.schema = split_postgres_url(url)

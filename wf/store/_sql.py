@@ -11,9 +11,9 @@ The base is three layers: ``_sql_dialect`` (what a dialect provides), ``_sql_rea
 ``wf.store._postgres``) says only what differs between databases: how to
 connect and migrate, how a write transaction begins, how placeholders are written
 (``_x``/``_xmany`` take ``?``), how an error is classified, a few SQL fragments
-(``_OWNER_GONE``, ``_GREATEST``, ``_ENDS_WITH``, ``_SKIP_LOCKED``) and how a call
-is run (``_run``: at once on the loop's thread for SQLite, on a thread of its own
-for a network database).
+(``_OWNER_GONE``, ``_GREATEST``, ``_ENDS_WITH``, ``_SKIP_LOCKED``, ``_FOR_SHARE``)
+and how a call is run (``_run``: at once on the loop's thread for SQLite, on a
+thread of its own for a network database).
 
 The store never reads the time: every method that writes or judges a lease is
 given ``now`` by the engine's clock.
@@ -359,6 +359,15 @@ class SQLStore(SQLReads):
         """Queue an item for run ``run_id``, and make the run due if it is written back
         (in one of ``statuses``) and no worker holds it. Either way a worker must act:
         the one holding the run reads its inbox, or one claims it."""
+        if self._FOR_SHARE:
+            # The worker holding the run may be releasing it at this very moment (an
+            # eviction): its release makes the run due if an item is waiting, but cannot
+            # see this one before we commit, and the wake-up below cannot see the
+            # release before it commits; without a lock both miss, and the run waits
+            # forever with its item unread. Holding the row makes the release wait for
+            # our commit (it then sees the item), or us wait for the release's commit
+            # (the wake-up then sees the run released).
+            self._x(f"SELECT 1 FROM runs WHERE run_id = ?{self._FOR_SHARE}", (run_id,))
         self._x(
             "INSERT INTO inbox (run_id, kind, name, data, at) VALUES (?, ?, ?, ?, ?)",
             (run_id, kind, name, data, now),

@@ -51,6 +51,10 @@ class SQLDialect(abc.ABC):
     #: Added to the claim's row selection: how concurrent claimers pass over each
     #: other's rows (nothing for SQLite, whose writers are serialized).
     _SKIP_LOCKED: ClassVar[str] = ""
+    #: Added to a read of the run an inbox item is queued for, so that the row stays
+    #: locked until the transaction ends (see ``SQLStore._to_inbox``); nothing for
+    #: SQLite, whose writers are serialized.
+    _FOR_SHARE: ClassVar[str] = ""
 
     # -- what a dialect provides --------------------------------------------------------
 
