@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import signal
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
+from worker_support import wf_worker
 
 import wf
-from flows import basic
+from flows import basic, slow_import
 from wf.runtime._events import STEP_COMPLETED
 
 
@@ -93,3 +96,58 @@ def test_an_engine_takes_its_lease_as_seconds_a_timedelta_or_a_duration_string()
         wf.Engine("sqlite:///unused.db", lease="soon")
     with pytest.raises(ValueError, match="positive"):
         wf.Engine("sqlite:///unused.db", lease=0)
+
+
+async def test_a_worker_that_stalled_past_its_lease_runs_no_completed_step_again(
+    pg_url: str, tmp_path: Path
+) -> None:
+    # Two workers on two hosts. The first claims the run, then imports the workflow's
+    # module, which takes longer than the lease (as compiling a large module on a cold
+    # cache can): its loop, and so its heartbeat, stand still meanwhile. The second
+    # takes the run over when the lease expires and completes it. When the first comes
+    # back, it must not start the steps of a run it no longer holds (it would replay the
+    # log it read before the stall, and run the completed steps again).
+    marks = tmp_path / "marks.log"
+    logs = [tmp_path / "stalled.log", tmp_path / "rescuer.log"]
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        with open(logs[0], "w", encoding="utf-8") as err:
+            procs.append(
+                wf_worker(
+                    pg_url,
+                    tmp_path,
+                    "--lease",
+                    "2s",
+                    stderr=err,
+                    WF_HOST_ID="host-stalled",
+                    WF_SLOW_IMPORT="5",
+                )
+            )
+        async with wf.Engine(pg_url, worker=False, poll_interval=0.05) as client:
+            for _ in range(600):
+                if "started:" in logs[0].read_text(encoding="utf-8"):
+                    break
+                await asyncio.sleep(0.05)
+            run = await client.start(slow_import.two_marks, str(marks))
+            for _ in range(200):
+                owner = (await run.describe()).lease_owner
+                if owner is not None and owner.startswith("host-stalled:"):
+                    break
+                await asyncio.sleep(0.01)
+            else:
+                pytest.fail(f"the first worker did not claim the run: {logs[0].read_text()}")
+            claimed = time.monotonic()
+            with open(logs[1], "w", encoding="utf-8") as err:
+                procs.append(wf_worker(pg_url, tmp_path, stderr=err, WF_HOST_ID="host-rescuer"))
+            assert await run.result(timeout=30) == ["first", "second"]
+            # The first worker's import ends 5 s after its claim; then it acts at once.
+            await asyncio.sleep(max(0.0, claimed + 6.5 - time.monotonic()))
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.communicate(timeout=30)
+    executions = marks.read_text(encoding="utf-8").splitlines()
+    assert executions == ["first host-rescuer", "second host-rescuer"], (
+        f"step executions: {executions}; the first worker's log:\n{logs[0].read_text()}"
+    )
