@@ -35,6 +35,7 @@ wf.install_import_hook()
 
 import bench.flows as flows  # noqa: E402
 from bench import _pgserver as pg  # noqa: E402
+from bench._cases import run_one  # noqa: E402
 from bench._figure import _sig, figure  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,16 +68,6 @@ def next_xid(conn: psycopg.Connection[Any]) -> int:
     counts the transactions that wrote something, on every connection of the server."""
     row = conn.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text").fetchone()
     return int(row[0]) if row else 0
-
-
-async def run_one(
-    engine: wf.Engine, fn: Callable[..., Awaitable[Any]], *args: Any
-) -> tuple[float, Any]:
-    """Start one run, wait for its result; wall seconds and result."""
-    t0 = time.perf_counter()
-    run = await engine.start(fn, *args)
-    result = await run.result(timeout=120)
-    return time.perf_counter() - t0, result
 
 
 # ---------------------------------------------------------------------------

@@ -178,11 +178,10 @@ class _Local(threading.local):
 class PostgresStore(SQLStore):
     #: Commits go over the network: the engine awaits them from its flusher task.
     sync_commits: ClassVar[bool] = False
-    _BEGIN: ClassVar[str] = "BEGIN"
-    # No SQL function can ask this host's process table: the worker's reaper expires
-    # the leases of this host's dead processes instead (within two seconds).
+    # _BEGIN and _GREATEST: the base's. No SQL function can ask this host's process
+    # table: a read decides in Python (``_settled``), and the worker's reaper expires
+    # the leases of this host's dead processes (within two seconds).
     _OWNER_GONE: ClassVar[str] = "FALSE"
-    _GREATEST: ClassVar[str] = "greatest"
     _ENDS_WITH: ClassVar[str] = "right({col}, ?::integer) = ?"
     _SKIP_LOCKED: ClassVar[str] = " FOR UPDATE SKIP LOCKED"
     _FOR_SHARE: ClassVar[str] = " FOR SHARE"
