@@ -299,7 +299,8 @@ def host_id() -> str:
     """This host's name in lease owners (``WF_HOST_ID``, else the host name). Two
     containers that share a host name but not a process table must set different ones:
     a worker takes over at once the runs of a process of its own host that is gone."""
-    return os.environ.get("WF_HOST_ID") or socket.gethostname()
+    # A colon would split a lease owner (host:pid:tag) in the wrong place.
+    return (os.environ.get("WF_HOST_ID") or socket.gethostname()).replace(":", "-")
 
 
 def local_owner_gone(owner: str | None) -> bool:
