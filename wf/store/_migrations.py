@@ -170,5 +170,17 @@ POSTGRES_MIGRATIONS: dict[int, tuple[str, ...]] = {
             END IF;
         END
         $$""",
+        # The common group commit (events only: steps' results) as one statement behind
+        # the fence: no BEGIN/COMMIT round of its own, one transaction all the same.
+        """CREATE FUNCTION wf_append(p_owner text, p_runs text[], p_run text[],
+            p_seq integer[], p_kind text[], p_cid integer[], p_name text[], p_data text[],
+            p_at double precision[]) RETURNS void
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM wf_hold(p_owner, p_runs);
+            INSERT INTO events (run_id, seq, kind, cid, name, data, at)
+                SELECT * FROM unnest(p_run, p_seq, p_kind, p_cid, p_name, p_data, p_at);
+        END
+        $$""",
     ),
 }

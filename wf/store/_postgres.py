@@ -483,7 +483,13 @@ class PostgresStore(SQLStore):
                 return CommitResult([])
         run_ids = sorted(batch.run_ids())
         result = CommitResult([])
+        events = batch.of(AppendEvent)
         try:
+            if events and len(events) == len(batch):
+                # The common tick (steps' results, nothing else): one statement, its own
+                # transaction, no pipeline to set up.
+                self._append_only(owner, run_ids, events)
+                return result
             with self._pipelined():
                 self._x(self._BEGIN)
                 if run_ids:
@@ -507,6 +513,25 @@ class PostgresStore(SQLStore):
             self._rollback()
             raise
         return result
+
+    def _append_only(self, owner: str, run_ids: list[str], commands: list[AppendEvent]) -> None:
+        """Append ``commands``' events behind the fence, in one autocommit statement."""
+        events = [c.event for c in commands]
+        self._x(
+            "SELECT wf_append(?, ?, ?::text[], ?::integer[], ?::text[], ?::integer[],"
+            " ?::text[], ?::text[], ?::double precision[])",
+            (
+                owner,
+                run_ids,
+                [c.run_id for c in commands],
+                [e.seq for e in events],
+                [e.kind for e in events],
+                [e.cid for e in events],
+                [e.name for e in events],
+                [e.data for e in events],
+                [e.at for e in events],
+            ),
+        )
 
     def _was_committed(self, commands: list[Command]) -> bool:
         """Whether the commit of ``commands``, whose connection died, happened: one of its
