@@ -72,6 +72,35 @@ async def test_connections_killed_again_and_again_lose_nothing_and_run_no_step_t
     assert {f"r{i}": 8 for i in range(12)} == faults.CALLS
 
 
+async def test_a_server_that_refuses_connections_for_a_while_is_waited_out(
+    pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As a server restarting: every connection cut, new ones refused for a second and a
+    half. The worker waits (it does not stop) and every run finishes, each step once."""
+    caplog.set_level(logging.WARNING, logger="wf")
+    conninfo, _ = split_postgres_url(pg_url)
+    database = conninfo.rsplit("/", 1)[1].split("?")[0]
+    root = psycopg.connect(conninfo.rsplit("/", 1)[0] + "/postgres", autocommit=True)
+    conn = admin(pg_url)
+    try:
+        async with wf.Engine(pg_url, poll_interval=0.05) as engine:
+            runs = [await engine.start(faults.paced, f"r{i}", 6, 0.05) for i in range(6)]
+            await asyncio.sleep(0.1)
+            root.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+            assert kill_wf_connections(conn) > 0
+            await asyncio.sleep(1.5)
+            assert engine.failure is None  # still waiting, not stopped
+            root.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+            results = [await run.result(timeout=60) for run in runs]
+            assert engine.failure is None
+    finally:
+        root.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        root.close()
+        conn.close()
+    assert results == [sum(range(6))] * 6
+    assert {f"r{i}": 6 for i in range(6)} == faults.CALLS
+
+
 async def test_a_run_whose_writes_the_database_refuses_fails_alone(
     pg_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:

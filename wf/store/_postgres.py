@@ -203,18 +203,15 @@ class PostgresStore(SQLStore):
     # -- connections ----------------------------------------------------------------------
 
     def _connect(self) -> psycopg.Connection[Any]:
-        try:
-            conn = psycopg.connect(
-                self._conninfo,
-                autocommit=True,
-                prepare_threshold=0,
-                application_name="wf",
-                connect_timeout=10,
-            )
-        except psycopg.Error as exc:
-            raise StoreError(
-                f"cannot connect to PostgreSQL at {self.url}: {_one_line(exc)}"
-            ) from exc
+        # A failure here is a psycopg error (transient: a server restarting); only the
+        # first connection of open/upgrade/describe turns it into a StoreError.
+        conn = psycopg.connect(
+            self._conninfo,
+            autocommit=True,
+            prepare_threshold=0,
+            application_name="wf",
+            connect_timeout=10,
+        )
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
         with self._conns_lock:
             self._conns.append(conn)
@@ -268,6 +265,16 @@ class PostgresStore(SQLStore):
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await self._call(self._writer, self._on_thread, fn, args)
 
+    async def _first(self, fn: Callable[..., T], *args: Any) -> T:
+        """``_run`` for the first call of open, upgrade or describe: a server that cannot
+        be reached is then the user's one-line error, not something to wait out."""
+        try:
+            return await self._run(fn, *args)
+        except psycopg.OperationalError as exc:
+            raise StoreError(
+                f"cannot connect to PostgreSQL at {self.url}: {_one_line(exc)}"
+            ) from exc
+
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
         return await self._call(self._readers, self._read_on_thread, fn, args)
 
@@ -279,7 +286,7 @@ class PostgresStore(SQLStore):
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="wf-pg-write")
         self._readers = ThreadPoolExecutor(_READERS, thread_name_prefix="wf-pg-read")
         try:
-            await self._run(self._migrate, self.auto_migrate)
+            await self._first(self._migrate, self.auto_migrate)
         except BaseException:
             await self.close()
             raise
@@ -353,7 +360,7 @@ class PostgresStore(SQLStore):
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="wf-pg-write")
             self._readers = ThreadPoolExecutor(_READERS, thread_name_prefix="wf-pg-read")
         try:
-            return await self._run(self._migrate, True)
+            return await self._first(self._migrate, True)
         finally:
             if not opened:
                 await self.close()
@@ -364,7 +371,7 @@ class PostgresStore(SQLStore):
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="wf-pg-write")
             self._readers = ThreadPoolExecutor(_READERS, thread_name_prefix="wf-pg-read")
         try:
-            return await self._run(self._describe)
+            return await self._first(self._describe)
         finally:
             if not opened:
                 await self.close()
