@@ -453,7 +453,9 @@ class PostgresStore(SQLStore):
     # -- the group commit: one round trip -------------------------------------------------------
 
     @contextlib.contextmanager
-    def _pipelined(self) -> Iterator[None]:
+    def _batched(self) -> Iterator[None]:
+        # Pipelined: statements go out together, and only a result the body reads (a row
+        # count, a row) waits for the server.
         conn = self._local.conn or self._conn()
         with conn.pipeline() as pipeline:
             self._local.pipeline = pipeline
@@ -461,19 +463,6 @@ class PostgresStore(SQLStore):
                 yield
             finally:
                 self._local.pipeline = None
-
-    def _write(self, body: Callable[..., T], *args: Any) -> T:
-        # Pipelined: statements go out together, and only a result the body reads (a row
-        # count, a row) waits for the server; the rollback runs after the pipeline.
-        try:
-            with self._pipelined():
-                self._x(self._BEGIN)
-                result = body(*args)
-                self._commit_tx()
-        except BaseException:
-            self._rollback()
-            raise
-        return result
 
     def commit_sync(
         self, batch: Batch, owner: str, now: float, verify_owner: bool = True
@@ -497,7 +486,7 @@ class PostgresStore(SQLStore):
                 # transaction, no pipeline to set up.
                 self._append_only(owner, run_ids, events)
                 return result
-            with self._pipelined():
+            with self._batched():
                 self._x(self._BEGIN)
                 if run_ids:
                     self._x("SELECT wf_hold(?, ?)", (owner, run_ids))

@@ -4,6 +4,7 @@ few fragments of SQL, and how calls are run (see ``wf.store._sql``)."""
 from __future__ import annotations
 
 import abc
+import contextlib
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -105,12 +106,18 @@ class SQLDialect(abc.ABC):
         """Commit the open transaction (a dialect may count commits, see SQLite's)."""
         self._x("COMMIT")
 
+    def _batched(self) -> contextlib.AbstractContextManager[None]:
+        """Where a transaction's statements are sent: a dialect may send them together
+        (PostgreSQL's pipeline); the rollback of a failed one runs after it."""
+        return contextlib.nullcontext()
+
     def _write(self, body: Callable[..., T], *args: Any) -> T:
         """Run ``body`` in one write transaction."""
-        self._x(self._BEGIN)
         try:
-            result = body(*args)
-            self._commit_tx()
+            with self._batched():
+                self._x(self._BEGIN)
+                result = body(*args)
+                self._commit_tx()
         except BaseException:
             self._rollback()
             raise
