@@ -87,12 +87,16 @@ async def _await_answer(
     deadline = time.monotonic() + timeout
     poll = 0.01
     while True:
+        remaining = deadline - time.monotonic()
+        # Whether the run ended is read before the answer: a step's answer is written
+        # before its run can end, so an answer given just before the end is found below
+        # (read the other way round, an answer and the end landing between the two reads
+        # would be taken for an end without an answer).
+        ended = remaining > 0 and not await engine.hook_held(request.token)
         found = await engine.webhook_response(request.id)
         if found is not None:
             status, headers, body = found
             return Response(body, status_code=status, headers=dict(json.loads(headers)))
-        remaining = deadline - time.monotonic()
-        ended = remaining > 0 and not await engine.hook_held(request.token)
         if remaining <= 0 or ended:
             await engine.forget_webhook_request(request.id)
             why = "its run ended without answering" if ended else f"no answer within {timeout} s"
