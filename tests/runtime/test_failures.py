@@ -14,15 +14,20 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fault_support import (
+    refused_run_fails_alone,
+    reset_flows,  # noqa: F401 (an autouse fixture)
+    until,
+    wf_records,
+)
 
 import wf
 from flows import faults
-from wf.runtime._events import STEP_COMPLETED, STEP_SCHEDULED, Event
+from wf.runtime._events import STEP_COMPLETED, Event
 from wf.store._commands import (
     AppendEvent,
     Batch,
@@ -39,36 +44,8 @@ from wf.store._sqlite import sqlite_fault
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def reset_flows() -> Iterator[None]:
-    faults.CALLS.clear()
-    faults.GATE = None
-    yield
-    faults.GATE = None
-
-
-def wf_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    """What wf logged at WARNING or above."""
-    return [r for r in caplog.records if r.name == "wf" and r.levelno >= logging.WARNING]
-
-
 def db_path(sqlite_url: str) -> str:
     return sqlite_url[len("sqlite:///") :]
-
-
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    for _ in range(int(timeout / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached in time")
-
-
-async def kinds(run: wf.Run[object]) -> list[str]:
-    return [event.kind async for event in run.events()]
-
-
-# -- a lock held by another connection ---------------------------------------------------
 
 
 def engine_on(
@@ -195,41 +172,22 @@ async def test_a_run_whose_writes_the_database_refuses_fails_alone(
     sqlite_url: str, caplog: pytest.LogCaptureFixture, commits: str
 ) -> None:
     caplog.set_level(logging.WARNING, logger="wf")
-    faults.GATE = asyncio.Event()
     admin = sqlite3.connect(db_path(sqlite_url), isolation_level=None)
     try:
-        async with engine_on(sqlite_url, commits, poll_interval=0.05) as engine:
-            # A rule of the database (a trigger another application added) refuses the
-            # results of one run's steps.
-            admin.execute(
+        # A rule of the database (a trigger another application added) refuses the
+        # results of one run's steps.
+        await refused_run_fails_alone(
+            engine_on(sqlite_url, commits, poll_interval=0.05),
+            caplog,
+            refuse=lambda: admin.execute(
                 "CREATE TRIGGER refuse_poison BEFORE INSERT ON events"
                 " WHEN NEW.run_id = 'poison' AND NEW.kind = 'step_completed'"
                 " BEGIN SELECT RAISE(ABORT, 'no step results for run poison'); END"
-            )
-            keys = ("a", "poison", "b", "c")
-            runs = {key: await engine.start(faults.gated, key, 3, run_id=key) for key in keys}
-            await until(lambda: len(faults.CALLS) == len(keys))  # each at its first step
-            faults.GATE.set()  # four step results in one group commit
-            for key in ("a", "b", "c"):
-                assert await runs[key].result(timeout=10) == 0 + 1 + 2
-            with pytest.raises(wf.RunFailedError) as failed:
-                await runs["poison"].result(timeout=10)
-            assert failed.value.error_type.endswith("StoreError")
-            assert "the database refused to record its progress" in failed.value.error_message
-            assert "no step results for run poison" in failed.value.error_message
-            assert await runs["poison"].status() == "failed"
-            # Its log stops before the refused result: nothing of it was half written.
-            assert await kinds(runs["poison"]) == ["run_started", STEP_SCHEDULED]
-            errors = [r.getMessage() for r in wf_records(caplog)]
-            assert len(errors) == 1 and "run poison failed" in errors[0], errors
-
-            # Once the database accepts its writes, the run is retried from its log.
-            admin.execute("DROP TRIGGER refuse_poison")
-            await runs["poison"].retry()
-            assert await runs["poison"].result(timeout=10) == 0 + 1 + 2
+            ),
+            accept=lambda: admin.execute("DROP TRIGGER refuse_poison"),
+        )
     finally:
         admin.close()
-    assert faults.CALLS == {"a": 3, "b": 3, "c": 3, "poison": 4}  # its first step, twice
 
 
 async def test_a_run_whose_next_log_entry_exists_already_fails_alone(sqlite_url: str) -> None:

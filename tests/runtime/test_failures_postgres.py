@@ -9,24 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 
 import psycopg
 import pytest
+from fault_support import (
+    refused_run_fails_alone,
+    reset_flows,  # noqa: F401 (an autouse fixture)
+)
 
 import wf
 from flows import faults
-from wf.runtime._events import STEP_COMPLETED, STEP_SCHEDULED
+from wf.runtime._events import STEP_COMPLETED
 from wf.store._faults import BROKEN, REFUSED, TRANSIENT
 from wf.store._postgres import postgres_fault, split_postgres_url
-
-
-@pytest.fixture(autouse=True)
-def reset_flows() -> Iterator[None]:
-    faults.CALLS.clear()
-    faults.GATE = None
-    yield
-    faults.GATE = None
 
 
 def admin(pg_url: str) -> psycopg.Connection[tuple[object, ...]]:
@@ -105,45 +100,31 @@ async def test_a_run_whose_writes_the_database_refuses_fails_alone(
     pg_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="wf")
-    faults.GATE = asyncio.Event()
     conn = admin(pg_url)
+
+    def refuse() -> None:
+        # A rule of the database (a trigger another application added) refuses the
+        # results of one run's steps.
+        conn.execute(
+            "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$"
+            " BEGIN RAISE EXCEPTION 'no step results for run poison'"
+            " USING ERRCODE = 'check_violation'; END $$"
+        )
+        conn.execute(
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON events FOR EACH ROW"
+            " WHEN (NEW.run_id = 'poison' AND NEW.kind = 'step_completed')"
+            " EXECUTE FUNCTION refuse_poison()"
+        )
+
     try:
-        async with wf.Engine(pg_url, poll_interval=0.05) as engine:
-            # A rule of the database (a trigger another application added) refuses the
-            # results of one run's steps.
-            conn.execute(
-                "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$"
-                " BEGIN RAISE EXCEPTION 'no step results for run poison'"
-                " USING ERRCODE = 'check_violation'; END $$"
-            )
-            conn.execute(
-                "CREATE TRIGGER refuse_poison BEFORE INSERT ON events FOR EACH ROW"
-                " WHEN (NEW.run_id = 'poison' AND NEW.kind = 'step_completed')"
-                " EXECUTE FUNCTION refuse_poison()"
-            )
-            keys = ("a", "poison", "b", "c")
-            runs = {key: await engine.start(faults.gated, key, 3, run_id=key) for key in keys}
-            for _ in range(1000):
-                if len(faults.CALLS) == len(keys):
-                    break
-                await asyncio.sleep(0.01)
-            faults.GATE.set()  # four step results in one group commit
-            for key in ("a", "b", "c"):
-                assert await runs[key].result(timeout=10) == 0 + 1 + 2
-            with pytest.raises(wf.RunFailedError) as failed:
-                await runs["poison"].result(timeout=10)
-            assert failed.value.error_type.endswith("StoreError")
-            assert "no step results for run poison" in failed.value.error_message
-            assert [e.kind async for e in runs["poison"].events()] == [
-                "run_started",
-                STEP_SCHEDULED,
-            ]
-            conn.execute("DROP TRIGGER refuse_poison ON events")
-            await runs["poison"].retry()
-            assert await runs["poison"].result(timeout=10) == 0 + 1 + 2
+        await refused_run_fails_alone(
+            wf.Engine(pg_url, poll_interval=0.05),
+            caplog,
+            refuse=refuse,
+            accept=lambda: conn.execute("DROP TRIGGER refuse_poison ON events"),
+        )
     finally:
         conn.close()
-    assert faults.CALLS == {"a": 3, "b": 3, "c": 3, "poison": 4}  # its first step, twice
 
 
 async def test_a_worker_whose_tables_are_dropped_stops_with_one_error(pg_url: str) -> None:
